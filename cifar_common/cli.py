@@ -1,0 +1,112 @@
+"""The command line every script shares; each script supplies its own defaults (its paper's hyperparameters)."""
+
+import argparse
+import os
+import sys
+
+from . import data, schedules
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        """One line instead of argparse's usage block: ``script: error: message (see --help)``."""
+        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        sys.exit(2)
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def _non_negative_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def _positive_float(text):
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
+    return value
+
+
+def _non_negative_float(text):
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
+
+
+# Types get a readable name in argparse's "invalid ... value" messages.
+for _fn, _name in [(_positive_int, "positive integer"), (_non_negative_int, "non-negative integer"),
+                   (_positive_float, "positive number"), (_non_negative_float, "non-negative number")]:
+    _fn.__name__ = _name
+
+
+def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_schedule):
+    """The argument parser of ``script`` with its defaults shown in ``--help``."""
+    p = _Parser(
+        prog=os.path.basename(script),
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    t = p.add_argument_group("training (defaults: this script's reference hyperparameters)")
+    t.add_argument("--epochs", type=_positive_int, default=epochs, help=f"epochs to train (default: {epochs})")
+    t.add_argument("--batch-size", type=_positive_int, default=batch_size,
+                   help=f"global batch size, split across the devices (default: {batch_size})")
+    t.add_argument("--lr", type=_positive_float, default=lr,
+                   help=f"base learning rate of SGD with Nesterov momentum 0.9 (default: {lr})")
+    t.add_argument("--weight-decay", type=_non_negative_float, default=weight_decay,
+                   help=f"L2 penalty on the weights, 0 for none (default: {weight_decay})")
+    t.add_argument("--lr-schedule", choices=sorted(schedules.SCHEDULES), default=lr_schedule,
+                   help="step: the script's step decay, scaled to --epochs; cosine: cosine annealing to 0; "
+                        f"htd: hyperbolic-tangent decay, L=-6, U=3 (default: {lr_schedule})")
+    t.add_argument("--seed", type=int, default=0,
+                   help="seed of weights, augmentation and data splits; same seed, same run (default: 0)")
+
+    d = p.add_argument_group("data")
+    d.add_argument("--dataset", choices=sorted(data.LAYOUTS), default="cifar10",
+                   help="cifar10 or cifar100; the classifier head follows (default: cifar10)")
+    d.add_argument("--data-dir", metavar="PATH",
+                   help="local copy: the official cifar-10-batches-py folder or cifar-10-python.tar.gz "
+                        "(or a folder holding one); default: download through keras.datasets")
+    d.add_argument("--subset", type=_positive_int, metavar="N",
+                   help="train on only N training images (quick runs)")
+    d.add_argument("--val-split", type=_non_negative_int, default=0, metavar="N",
+                   help="hold out N training images for validation (e.g. 5000); the test set is then "
+                        "evaluated once, at the end (default: 0, validate on the test set)")
+
+    h = p.add_argument_group("hardware")
+    h.add_argument("--gpus", type=_non_negative_int, metavar="N",
+                   help="number of GPUs (default: all visible); 0 trains on the CPU; with no GPU, N >= 2 "
+                        "trains N replicas on the CPU")
+    h.add_argument("--mixed-precision", action="store_true",
+                   help="compute in bfloat16 (float16 on GPUs older than Ampere), keep weights in float32")
+
+    o = p.add_argument_group("outputs")
+    o.add_argument("--output-dir", metavar="DIR",
+                   help="a new folder for this run's outputs (default: runs/<script>-<date>-<time>); "
+                        "an existing, non-empty folder is refused")
+    o.add_argument("--resume", metavar="DIR",
+                   help="continue the interrupted run in DIR from its last finished epoch, with its arguments")
+    return p
+
+
+# Flags that describe the machine rather than the experiment: a resumed run may change them.
+MACHINE_FLAGS = ("data_dir", "gpus")
+
+
+def explicit_flags(p, argv):
+    """The destinations of the flags actually written on the command line (not left at their defaults)."""
+    given = set()
+    for action in p._actions:
+        for option in action.option_strings:
+            if any(arg == option or arg.startswith(option + "=") for arg in argv):
+                given.add(action.dest)
+    return given

@@ -1,0 +1,159 @@
+"""Training on several devices, and mixed precision: the only backend-specific code of the collection.
+
+``--gpus N`` (default: every visible GPU) picks the devices; ``--batch-size`` is the global batch, split
+evenly across them.
+
+* TensorFlow: ``tf.distribute.MirroredStrategy``; the model is built and compiled inside its scope.
+* JAX: ``keras.distribution.DataParallel``, set before the model is built.
+* PyTorch: one device; a request for more prints a one-line notice.
+
+With no GPU visible, ``--gpus N`` (N >= 2) trains N replicas on the CPU, which is how multi-device training is
+tested on a machine without GPUs: TensorFlow splits the CPU into N logical devices; JAX needs
+``XLA_FLAGS=--xla_force_host_platform_device_count=N`` in the environment before it starts. ``--gpus 0``
+trains on the CPU even where GPUs are visible.
+"""
+
+import contextlib
+import dataclasses
+import os
+
+import keras
+
+
+class DeviceError(Exception):
+    """A device request that cannot be met; the message is one line meant for the user."""
+
+
+@dataclasses.dataclass
+class Devices:
+    backend: str
+    names: list  # the devices the replicas run on
+    scope: contextlib.AbstractContextManager  # enter it while building and compiling the model
+    notice: str = ""  # something the user should know, printed at start-up
+
+    @property
+    def replicas(self):
+        return len(self.names)
+
+
+def _count(requested, available, kind):
+    """How many devices to use: all by default, or ``requested``, which must not exceed ``available``."""
+    n = available if requested is None else requested
+    if n > available:
+        raise DeviceError(f"--gpus {requested}: only {available} {kind} visible")
+    return n
+
+
+def _tensorflow(gpus):
+    import tensorflow as tf
+
+    physical = tf.config.list_physical_devices("GPU")
+    if physical and gpus != 0:
+        n = _count(gpus, len(physical), "GPU(s)")
+        try:
+            tf.config.set_visible_devices(physical[:n], "GPU")
+            for gpu in physical[:n]:
+                tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # the runtime already started (a second run in one process): keep what it has
+            pass
+        names = [f"/gpu:{i}" for i in range(n)]
+    else:
+        if physical:
+            tf.config.set_visible_devices([], "GPU")
+        n = max(gpus or 1, 1)
+        if n > 1:
+            cpu = tf.config.list_physical_devices("CPU")[0]
+            try:
+                tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
+            except RuntimeError:
+                pass
+            available = len(tf.config.list_logical_devices("CPU"))
+            if available < n:
+                raise DeviceError(f"--gpus {gpus}: TensorFlow already started with {available} CPU device(s)")
+        names = [f"/cpu:{i}" for i in range(n)]
+    if len(names) > 1:
+        strategy = tf.distribute.MirroredStrategy(names)
+        return Devices("tensorflow", names, strategy.scope())
+    return Devices("tensorflow", names, contextlib.nullcontext())
+
+
+def _jax(gpus):
+    import jax
+
+    accelerators = [d for d in jax.devices() if d.platform != "cpu"]
+    if accelerators and gpus != 0:
+        n = _count(gpus, len(accelerators), "GPU(s)")
+        chosen = accelerators[:n]
+    else:
+        cpus = jax.devices("cpu")
+        n = max(gpus or 1, 1)
+        if n > len(cpus):
+            raise DeviceError(
+                f"--gpus {gpus}: JAX sees {len(cpus)} CPU device(s); for {n} on the CPU start with "
+                f"XLA_FLAGS=--xla_force_host_platform_device_count={n}"
+            )
+        chosen = cpus[:n]
+        if accelerators:
+            jax.config.update("jax_default_device", chosen[0])
+    names = [f"{d.platform}:{d.id}" for d in chosen]
+    if n > 1:
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=names))
+    return Devices("jax", names, contextlib.nullcontext())
+
+
+def _torch(gpus):
+    import torch
+
+    notice = ""
+    if torch.cuda.is_available() and gpus != 0:
+        name = "cuda:0"
+        if (gpus is None and torch.cuda.device_count() > 1) or (gpus or 1) > 1:
+            notice = "PyTorch backend: training on one GPU (use TensorFlow or JAX for several)"
+    else:
+        if gpus == 0 and torch.cuda.is_available() and os.environ.get("KERAS_TORCH_DEVICE") != "cpu":
+            raise DeviceError("--gpus 0 on PyTorch: start with KERAS_TORCH_DEVICE=cpu to train on the CPU")
+        name = "cpu"
+        if (gpus or 1) > 1:
+            notice = f"PyTorch backend: training on one CPU device, not the {gpus} asked for"
+    return Devices("torch", [name], contextlib.nullcontext(), notice)
+
+
+def setup(gpus=None):
+    """Chooses the devices for ``--gpus`` (None: all visible GPUs, else the CPU) on the current backend."""
+    if gpus is not None and gpus < 0:
+        raise DeviceError(f"--gpus {gpus}: must be 0 or more")
+    backend = keras.backend.backend()
+    setups = {"tensorflow": _tensorflow, "jax": _jax, "torch": _torch}
+    if backend not in setups:
+        raise DeviceError(f"unsupported Keras backend '{backend}' (use tensorflow, jax or torch)")
+    return setups[backend](gpus)
+
+
+def _compute_capability(devices):
+    """The (major, minor) compute capability of the first GPU in use, or None on the CPU."""
+    if not devices.names[0].lower().lstrip("/").startswith(("gpu", "cuda")):
+        return None
+    try:
+        if devices.backend == "tensorflow":
+            import tensorflow as tf
+
+            details = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])
+            return tuple(details.get("compute_capability", (0, 0)))
+        if devices.backend == "jax":
+            import jax
+
+            gpu = [d for d in jax.devices() if d.platform != "cpu"][0]
+            return tuple(int(v) for v in str(gpu.compute_capability).split("."))
+        import torch
+
+        return torch.cuda.get_device_capability(0)
+    except Exception:  # an unknown GPU: treat it as an old one
+        return (0, 0)
+
+
+def mixed_precision_policy(devices):
+    """``mixed_bfloat16`` on the CPU and on GPUs from Ampere on (compute capability 8.0), else ``mixed_float16``."""
+    capability = _compute_capability(devices)
+    if capability is None or capability >= (8, 0):
+        return "mixed_bfloat16"
+    return "mixed_float16"

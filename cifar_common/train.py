@@ -1,0 +1,175 @@
+"""``main``: what every script runs after defining its model.
+
+It parses the shared command line, loads the data, sets up devices and precision, builds and compiles the
+script's model (SGD with Nesterov momentum 0.9, sparse categorical cross-entropy), trains it with Keras's
+progress bar and the learning-rate schedule, writes the run folder (see ``outputs``) and prints the test
+accuracy as its last line. Bad input ends in one line on stderr and a non-zero exit status.
+"""
+
+import os
+import platform
+import statistics
+import sys
+import time
+
+import keras
+
+from . import cli, data, devices, outputs, schedules
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+_KNOWN_ERRORS = (data.DataError, devices.DeviceError, outputs.OutputError)
+
+
+def main(build_model, *, doc, epochs, batch_size, lr, weight_decay, lr_schedule="step",
+         lr_steps=schedules.REFERENCE_STEPS, argv=None):
+    """Trains ``build_model(data, weight_decay)`` as the command line asks; returns the summary dict.
+
+    ``build_model`` receives the loaded ``data.Data`` (for its image shape, class count and channel
+    statistics) and the L2 weight-decay factor, and returns an uncompiled ``keras.Model``. The keyword
+    arguments are the script's defaults; ``lr_steps`` are its step-decay boundaries, in epochs of a run of
+    the default length.
+    """
+    script = os.path.splitext(os.path.basename(sys.argv[0]))[0]
+    argv = sys.argv[1:] if argv is None else list(argv)
+    p = cli.parser(sys.argv[0], doc, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                   lr_schedule=lr_schedule)
+    args = p.parse_args(argv)
+    try:
+        return _run(build_model, args, p, argv, script, reference_epochs=epochs, lr_steps=lr_steps)
+    except _KNOWN_ERRORS as e:
+        print(f"{p.prog}: error: {e}", file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def _resume_args(args, p, argv):
+    """The arguments of the run in ``args.resume``, with the machine flags of this command line."""
+    summary = outputs.read_summary(args.resume)
+    if summary.get("finished"):
+        raise outputs.OutputError(f"{args.resume}: that run has finished; nothing to resume")
+    conflicting = cli.explicit_flags(p, argv) - {"resume", *cli.MACHINE_FLAGS}
+    if conflicting:
+        flags = ", ".join("--" + f.replace("_", "-") for f in sorted(conflicting))
+        raise outputs.OutputError(f"{flags}: a resumed run keeps its own arguments (only --data-dir and --gpus "
+                                  "may change)")
+    saved = dict(summary["arguments"])
+    for flag in cli.MACHINE_FLAGS:
+        if flag in cli.explicit_flags(p, argv):
+            saved[flag] = getattr(args, flag)
+    saved["resume"] = args.resume
+    return type(args)(**saved), summary
+
+
+def _run(build_model, args, p, argv, script, reference_epochs, lr_steps):
+    started = time.perf_counter()
+    previous = None
+    if args.resume:
+        args, previous = _resume_args(args, p, argv)
+        script = previous["script"]
+
+    # Everything that can fail on bad input happens before the run folder is created.
+    dataset = data.load(args.dataset, args.data_dir, subset=args.subset, val_split=args.val_split,
+                        seed=args.seed)
+    hardware = devices.setup(args.gpus)
+    if hardware.notice:
+        print(hardware.notice)
+    if args.batch_size % hardware.replicas:
+        raise devices.DeviceError(f"--batch-size {args.batch_size}: must divide evenly over "
+                                  f"{hardware.replicas} devices")
+    policy = devices.mixed_precision_policy(hardware) if args.mixed_precision else "float32"
+    keras.config.set_dtype_policy(policy)
+    keras.utils.set_random_seed(args.seed)
+
+    run_dir = os.path.abspath(args.resume) if args.resume else outputs.new_run_dir(args.output_dir, script)
+    held_out = "val" if args.val_split else "test"
+    done_before = outputs.restored_epoch(run_dir) if args.resume else 0
+
+    with hardware.scope:
+        model = build_model(dataset, args.weight_decay)
+        model.compile(
+            optimizer=keras.optimizers.SGD(learning_rate=args.lr, momentum=0.9, nesterov=True),
+            loss=keras.losses.SparseCategoricalCrossentropy(),
+            metrics=["accuracy"],
+            # XLA on TensorFlow and JAX; torch.compile is slow to start and fragile, so PyTorch runs eagerly.
+            jit_compile=keras.backend.backend() != "torch",
+        )
+    params = model.count_params()
+
+    summary = {
+        "script": script,
+        "arguments": vars(args),
+        "finished": False,
+        "backend": keras.backend.backend(),
+        "keras_version": keras.__version__,
+        "python": platform.python_version(),
+        "devices": hardware.names,
+        "replicas": hardware.replicas,
+        "dtype_policy": policy,
+        "jit_compiled": bool(model.jit_compile),
+        "parameters": params,
+        "data": {
+            "source": dataset.source,
+            "dataset": args.dataset,
+            "train_images": len(dataset.x_train),
+            "validation_images": 0 if dataset.x_val is None else len(dataset.x_val),
+            "test_images": len(dataset.x_test),
+            "held_out_during_training": "validation split" if args.val_split else "test set",
+        },
+        "run_dir": run_dir,
+    }
+    if previous:
+        summary["started"] = previous.get("started")
+        summary["resumed_from_epoch"] = done_before
+    else:
+        summary["started"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    outputs.write_summary(run_dir, summary)
+
+    print(f"{script}: {model.name}, {params:,} parameters; {keras.backend.backend()} on "
+          f"{', '.join(hardware.names)}; {policy}; compiled step: {'yes' if model.jit_compile else 'no'}")
+    print(f"data: {args.dataset} from {dataset.source}: {len(dataset.x_train)} training, "
+          f"{summary['data']['validation_images']} validation, {len(dataset.x_test)} test images")
+    print(f"run folder: {run_dir}" + (f" (resuming after epoch {done_before})" if args.resume else ""))
+
+    history = outputs.HistoryWriter(run_dir, held_out, keep_epochs=done_before)
+    callbacks = [
+        schedules.callback(args.lr_schedule, args.lr, args.epochs, lr_steps, reference_epochs),
+        history,  # after the scheduler, which puts the epoch's learning rate into the logs
+        keras.callbacks.BackupAndRestore(os.path.join(run_dir, outputs.BACKUP)),
+    ]
+    validation = (dataset.x_val, dataset.y_val) if args.val_split else (dataset.x_test, dataset.y_test)
+    try:
+        model.fit(dataset.x_train, dataset.y_train, batch_size=args.batch_size, epochs=args.epochs,
+                  validation_data=validation, callbacks=callbacks, shuffle=True, verbose=1)
+    except KeyboardInterrupt:
+        finished = outputs.restored_epoch(run_dir)
+        outputs.plot_curves(run_dir, f"{script} (interrupted)")
+        print(f"\ninterrupted after epoch {finished}; continue with: "
+              f"python {sys.argv[0]} --resume {run_dir}", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
+
+    model.save(os.path.join(run_dir, outputs.MODEL))
+    rows = outputs.read_history(run_dir)
+    if args.val_split:
+        # The test set is used once, now, on the final model.
+        _, test_accuracy = model.evaluate(dataset.x_test, dataset.y_test, batch_size=args.batch_size, verbose=0)
+    else:
+        test_accuracy = rows[-1]["test_accuracy"]
+    best = max(rows, key=lambda r: r[f"{held_out}_accuracy"])
+    steady = history.train_seconds[1:] or history.train_seconds  # the first epoch includes compilation
+    summary.update({
+        "finished": True,
+        "epochs": len(rows),
+        "test_accuracy": float(test_accuracy),
+        "best_epoch": {"epoch": best["epoch"], f"{held_out}_accuracy": best[f"{held_out}_accuracy"]},
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "training_seconds": round(sum(r["seconds"] for r in rows), 1),
+        "seconds_per_epoch": round(statistics.median(r["seconds"] for r in rows[1:] or rows), 3),
+        "train_images_per_second": round(len(dataset.x_train) / statistics.median(steady)) if steady else None,
+        "ended": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    })
+    outputs.write_summary(run_dir, summary)
+    outputs.plot_curves(run_dir, f"{script}: {args.dataset}, test accuracy {100 * test_accuracy:.2f} %")
+    print(f"outputs: {run_dir}")
+    print(f"Test accuracy: {100 * test_accuracy:.2f} % ({script}, {len(rows)} epochs)")
+    return summary

@@ -1,0 +1,46 @@
+"""LeNet-5 with data preprocessing (dp): per-channel standardisation.
+
+Adds over LeNet_keras.py: instead of scaling pixels to [0, 1], each colour channel is shifted by the
+training set's mean and divided by its standard deviation (125.3, 123.0, 113.9 and 63.0, 62.1, 66.7 for
+CIFAR-10), so every input channel has mean 0 and variance 1, which makes plain SGD better conditioned.
+The next script, LeNet_dp_da_keras.py, adds data augmentation.
+
+Reference test accuracy after 200 epochs: 60.41 % (58.48 % without standardisation).
+
+    python lenet/LeNet_dp_keras.py                                   # downloads CIFAR-10
+    python lenet/LeNet_dp_keras.py --data-dir ~/cifar-10-batches-py  # a local copy
+"""
+
+from cifar_common import train
+import keras
+from keras import layers, regularizers
+
+# Hyperparameters of the reference collection: SGD with Nesterov momentum 0.9 from a rate of 0.05,
+# a tenth of it from epoch 81 and a hundredth from epoch 122 (the step schedule, scaled to --epochs).
+EPOCHS = 200
+BATCH_SIZE = 128
+LEARNING_RATE = 0.05
+WEIGHT_DECAY = 0.0
+
+
+def build_model(data, weight_decay):
+    l2 = regularizers.l2(weight_decay)
+    inputs = keras.Input(shape=data.image_shape)
+    # Per-channel standardisation with the training set's statistics: (pixel - mean) / std.
+    x = layers.Normalization(mean=data.mean, variance=data.std**2)(inputs)
+    x = layers.Conv2D(6, 5, activation="relu", kernel_initializer="he_normal", kernel_regularizer=l2)(x)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Conv2D(16, 5, activation="relu", kernel_initializer="he_normal", kernel_regularizer=l2)(x)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(120, activation="relu", kernel_initializer="he_normal", kernel_regularizer=l2)(x)
+    x = layers.Dense(84, activation="relu", kernel_initializer="he_normal", kernel_regularizer=l2)(x)
+    # The class probabilities stay in float32, also under --mixed-precision.
+    outputs = layers.Dense(data.num_classes, activation="softmax", kernel_initializer="he_normal",
+                           kernel_regularizer=l2, dtype="float32")(x)
+    return keras.Model(inputs, outputs, name="lenet_dp")
+
+
+if __name__ == "__main__":
+    train.main(build_model, doc=__doc__, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LEARNING_RATE,
+               weight_decay=WEIGHT_DECAY)

@@ -1,0 +1,44 @@
+"""LeNet-5 on CIFAR-10: the baseline of the LeNet series.
+
+The classic convolutional network of LeCun et al. (1998): two 5x5 convolutions, each followed by 2x2 max
+pooling, then three dense layers (120, 84, 10 units); 62,006 parameters. Pixels are scaled to [0, 1];
+no augmentation, no weight decay. The next script, LeNet_dp_keras.py, adds per-channel standardisation.
+
+Reference test accuracy after 200 epochs: 58.48 %.
+
+    python lenet/LeNet_keras.py                                   # downloads CIFAR-10
+    python lenet/LeNet_keras.py --data-dir ~/cifar-10-batches-py  # a local copy
+"""
+
+from cifar_common import train
+import keras
+from keras import layers, regularizers
+
+# Hyperparameters of the reference collection: SGD with Nesterov momentum 0.9 from a rate of 0.05,
+# a tenth of it from epoch 81 and a hundredth from epoch 122 (the step schedule, scaled to --epochs).
+EPOCHS = 200
+BATCH_SIZE = 128
+LEARNING_RATE = 0.05
+WEIGHT_DECAY = 0.0
+
+
+def build_model(data, weight_decay):
+    l2 = regularizers.l2(weight_decay)
+    inputs = keras.Input(shape=data.image_shape)
+    x = layers.Rescaling(1 / 255)(inputs)
+    x = layers.Conv2D(6, 5, activation="relu", kernel_initializer="he_normal", kernel_regularizer=l2)(x)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Conv2D(16, 5, activation="relu", kernel_initializer="he_normal", kernel_regularizer=l2)(x)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(120, activation="relu", kernel_initializer="he_normal", kernel_regularizer=l2)(x)
+    x = layers.Dense(84, activation="relu", kernel_initializer="he_normal", kernel_regularizer=l2)(x)
+    # The class probabilities stay in float32, also under --mixed-precision.
+    outputs = layers.Dense(data.num_classes, activation="softmax", kernel_initializer="he_normal",
+                           kernel_regularizer=l2, dtype="float32")(x)
+    return keras.Model(inputs, outputs, name="lenet")
+
+
+if __name__ == "__main__":
+    train.main(build_model, doc=__doc__, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LEARNING_RATE,
+               weight_decay=WEIGHT_DECAY)

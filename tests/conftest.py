@@ -1,0 +1,87 @@
+"""Shared test helpers: synthetic CIFAR batches in the official format, and running a script end to end."""
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+import tarfile
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REAL_CIFAR10 = os.path.join(ROOT, "..", "shared", "data", "cifar10", "cifar-10-batches-py")
+LENET_SCRIPTS = ["LeNet_keras.py", "LeNet_dp_keras.py", "LeNet_dp_da_keras.py", "LeNet_dp_da_wd_keras.py"]
+
+
+def batch_dict(n, seed, num_classes=10, label_key=b"labels", columns=3072):
+    """One batch as the official files hold it: bytes keys, uint8 rows of 3072 CHW pixels, a list of labels.
+
+    Each image is a flat colour per class plus noise, so a small network can learn it in one epoch.
+    """
+    rng = np.random.default_rng(seed)
+    labels = [int(v) for v in rng.integers(0, num_classes, n)]
+    base = (np.array(labels)[:, None] * 255 // max(num_classes - 1, 1)).astype(np.int64)
+    data = np.clip(base + rng.integers(-40, 40, (n, columns)), 0, 255).astype(np.uint8)
+    return {b"batch_label": b"synthetic", label_key: labels, b"data": data,
+            b"filenames": [b"img%d.png" % i for i in range(n)]}
+
+
+def official_pickle(obj, numpy1=True):
+    """Pickles like the official files (protocol 3: bytes stay bytes). ``numpy1`` names the array reconstructor the way files
+    written under NumPy 1 do (numpy.core.multiarray), as the official batches do."""
+    raw = pickle.dumps(obj, protocol=3)
+    if numpy1:
+        raw = raw.replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+    return raw
+
+
+def write_cifar10(folder, per_batch=40, test=60, numpy1=True):
+    """Writes a tiny CIFAR-10 in the official layout (5 data batches, test batch, batches.meta)."""
+    os.makedirs(folder, exist_ok=True)
+    for i in range(1, 6):
+        with open(os.path.join(folder, f"data_batch_{i}"), "wb") as f:
+            f.write(official_pickle(batch_dict(per_batch, seed=i), numpy1))
+    with open(os.path.join(folder, "test_batch"), "wb") as f:
+        f.write(official_pickle(batch_dict(test, seed=99), numpy1))
+    names = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse", b"ship", b"truck"]
+    with open(os.path.join(folder, "batches.meta"), "wb") as f:
+        f.write(official_pickle({b"label_names": names, b"num_cases_per_batch": per_batch, b"num_vis": 3072}))
+    return folder
+
+
+def write_archive(folder, archive):
+    """Packs an official folder into a .tar.gz with the official inner folder name."""
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder, arcname="cifar-10-batches-py")
+    return archive
+
+
+@pytest.fixture(scope="session")
+def tiny_cifar10(tmp_path_factory):
+    """A tiny synthetic CIFAR-10 folder: 5 x 40 training images, 60 test images."""
+    return write_cifar10(str(tmp_path_factory.mktemp("tiny") / "cifar-10-batches-py"))
+
+
+@pytest.fixture(scope="session")
+def small_cifar10(tmp_path_factory):
+    """A small synthetic CIFAR-10 folder for training runs: 5 x 256 training images, 256 test images."""
+    return write_cifar10(str(tmp_path_factory.mktemp("small") / "cifar-10-batches-py"), per_batch=256, test=256)
+
+
+def run_script(script, *args, backend="tensorflow", env=None, cwd=None, timeout=600):
+    """Runs a script in a subprocess as a user would; returns the CompletedProcess."""
+    path = script if os.path.isabs(script) else os.path.join(ROOT, script)
+    full_env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONUNBUFFERED": "1", **(env or {})}
+    return subprocess.run([sys.executable, path, *args], capture_output=True, text=True, env=full_env,
+                          cwd=cwd or ROOT, timeout=timeout)
+
+
+def summary_of(run_dir):
+    with open(os.path.join(run_dir, "summary.json")) as f:
+        return json.load(f)
+
+
+def check_ok(proc):
+    assert proc.returncode == 0, f"exit {proc.returncode}\n--- stdout\n{proc.stdout[-3000:]}\n--- stderr\n{proc.stderr[-3000:]}"
