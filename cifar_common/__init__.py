@@ -13,3 +13,6 @@ import os
 
 # TensorFlow's start-up chatter (oneDNN, CUDA probing) is noise for a tutorial; set before Keras imports it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+# Registers RandomCropFlip with Keras, so that `import cifar_common` is all a saved model.keras needs to load.
+from . import augment  # noqa: E402,F401

@@ -57,17 +57,17 @@ def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_sche
         allow_abbrev=False,
     )
     t = p.add_argument_group("training (defaults: this script's reference hyperparameters)")
-    t.add_argument("--epochs", type=_positive_int, default=epochs, help=f"epochs to train (default: {epochs})")
-    t.add_argument("--batch-size", type=_positive_int, default=batch_size,
+    t.add_argument("--epochs", type=_positive_int, default=epochs, metavar="N", help=f"epochs to train (default: {epochs})")
+    t.add_argument("--batch-size", type=_positive_int, default=batch_size, metavar="N",
                    help=f"global batch size, split across the devices (default: {batch_size})")
-    t.add_argument("--lr", type=_positive_float, default=lr,
+    t.add_argument("--lr", type=_positive_float, default=lr, metavar="RATE",
                    help=f"base learning rate of SGD with Nesterov momentum 0.9 (default: {lr})")
-    t.add_argument("--weight-decay", type=_non_negative_float, default=weight_decay,
+    t.add_argument("--weight-decay", type=_non_negative_float, default=weight_decay, metavar="L2",
                    help=f"L2 penalty on the weights, 0 for none (default: {weight_decay})")
     t.add_argument("--lr-schedule", choices=sorted(schedules.SCHEDULES), default=lr_schedule,
                    help="step: the script's step decay, scaled to --epochs; cosine: cosine annealing to 0; "
                         f"htd: hyperbolic-tangent decay, L=-6, U=3 (default: {lr_schedule})")
-    t.add_argument("--seed", type=int, default=0,
+    t.add_argument("--seed", type=int, default=0, metavar="N",
                    help="seed of weights, augmentation and data splits; same seed, same run (default: 0)")
 
     d = p.add_argument_group("data")

@@ -30,6 +30,7 @@ class Devices:
     names: list  # the devices the replicas run on
     scope: contextlib.AbstractContextManager  # enter it while building and compiling the model
     notice: str = ""  # something the user should know, printed at start-up
+    jit: bool = True  # whether to compile the training step (XLA on TensorFlow and JAX)
 
     @property
     def replicas(self):
@@ -72,8 +73,12 @@ def _tensorflow(gpus):
                 raise DeviceError(f"--gpus {gpus}: TensorFlow already started with {available} CPU device(s)")
         names = [f"/cpu:{i}" for i in range(n)]
     if len(names) > 1:
+        # XLA cannot reach a MirroredStrategy's per-replica variables from one compiled step (keras-team/keras
+        # issue 19005, "Trying to access resource ... located in device"), so several replicas on TensorFlow
+        # run as a graph without XLA. JAX compiles its data-parallel step.
         strategy = tf.distribute.MirroredStrategy(names)
-        return Devices("tensorflow", names, strategy.scope())
+        notice = "TensorFlow with several devices: the training step runs as a graph, without XLA"
+        return Devices("tensorflow", names, strategy.scope(), notice, jit=False)
     return Devices("tensorflow", names, contextlib.nullcontext())
 
 
@@ -115,7 +120,8 @@ def _torch(gpus):
         name = "cpu"
         if (gpus or 1) > 1:
             notice = f"PyTorch backend: training on one CPU device, not the {gpus} asked for"
-    return Devices("torch", [name], contextlib.nullcontext(), notice)
+    # torch.compile is slow to start and fragile, so the PyTorch backend runs eagerly.
+    return Devices("torch", [name], contextlib.nullcontext(), notice, jit=False)
 
 
 def setup(gpus=None):

@@ -6,7 +6,7 @@
         history.csv    one row per epoch: epoch, learning_rate, loss, accuracy, test_ or val_ loss and
                        accuracy, seconds
         curves.png     loss, accuracy and learning rate by epoch, training and test (or validation) together
-        model.keras    the trained model (keras.saving.load_model, after ``import cifar_common``)
+        model.keras    the trained model: ``import cifar_common`` then ``keras.saving.load_model(path)``
         backup/        the state of an unfinished run, for --resume (removed when the run finishes)
 """
 

@@ -45,14 +45,14 @@ def main(build_model, *, doc, epochs, batch_size, lr, weight_decay, lr_schedule=
 
 def _resume_args(args, p, argv):
     """The arguments of the run in ``args.resume``, with the machine flags of this command line."""
-    summary = outputs.read_summary(args.resume)
-    if summary.get("finished"):
-        raise outputs.OutputError(f"{args.resume}: that run has finished; nothing to resume")
     conflicting = cli.explicit_flags(p, argv) - {"resume", *cli.MACHINE_FLAGS}
     if conflicting:
         flags = ", ".join("--" + f.replace("_", "-") for f in sorted(conflicting))
         raise outputs.OutputError(f"{flags}: a resumed run keeps its own arguments (only --data-dir and --gpus "
                                   "may change)")
+    summary = outputs.read_summary(args.resume)
+    if summary.get("finished"):
+        raise outputs.OutputError(f"{args.resume}: that run has finished; nothing to resume")
     saved = dict(summary["arguments"])
     for flag in cli.MACHINE_FLAGS:
         if flag in cli.explicit_flags(p, argv):
@@ -91,8 +91,7 @@ def _run(build_model, args, p, argv, script, reference_epochs, lr_steps):
             optimizer=keras.optimizers.SGD(learning_rate=args.lr, momentum=0.9, nesterov=True),
             loss=keras.losses.SparseCategoricalCrossentropy(),
             metrics=["accuracy"],
-            # XLA on TensorFlow and JAX; torch.compile is slow to start and fragile, so PyTorch runs eagerly.
-            jit_compile=keras.backend.backend() != "torch",
+            jit_compile=hardware.jit,  # XLA where it works (see devices.py); summary.json records the outcome
         )
     params = model.count_params()
 
@@ -135,7 +134,8 @@ def _run(build_model, args, p, argv, script, reference_epochs, lr_steps):
     callbacks = [
         schedules.callback(args.lr_schedule, args.lr, args.epochs, lr_steps, reference_epochs),
         history,  # after the scheduler, which puts the epoch's learning rate into the logs
-        keras.callbacks.BackupAndRestore(os.path.join(run_dir, outputs.BACKUP)),
+        # Two checkpoints, so that a kill while one is being written leaves the previous one to resume from.
+        keras.callbacks.BackupAndRestore(os.path.join(run_dir, outputs.BACKUP), double_checkpoint=True),
     ]
     validation = (dataset.x_val, dataset.y_val) if args.val_split else (dataset.x_test, dataset.y_test)
     try:
@@ -171,5 +171,6 @@ def _run(build_model, args, p, argv, script, reference_epochs, lr_steps):
     outputs.write_summary(run_dir, summary)
     outputs.plot_curves(run_dir, f"{script}: {args.dataset}, test accuracy {100 * test_accuracy:.2f} %")
     print(f"outputs: {run_dir}")
-    print(f"Test accuracy: {100 * test_accuracy:.2f} % ({script}, {len(rows)} epochs)")
+    print(f"Test accuracy: {100 * test_accuracy:.2f} % ({script}, after {len(rows)} "
+          f"epoch{'s' if len(rows) != 1 else ''})")
     return summary

@@ -1,0 +1,106 @@
+"""Crop-and-flip augmentation, on whichever backend KERAS_BACKEND names (tests/test_backends.py reruns
+this file on JAX and PyTorch)."""
+
+import numpy as np
+
+import cifar_common  # noqa: F401
+import keras
+from keras import ops
+
+from cifar_common.augment import RandomCropFlip, random_crop_flip
+
+
+def _unique_images(n, size=32):
+    """Images whose every pixel value is distinct, so a window can be located exactly."""
+    return np.arange(n * size * size * 3, dtype="float32").reshape(n, size, size, 3) + 1
+
+
+def _locate(out, image, padding=4):
+    """The (down, across, flipped) that turns ``image`` into ``out``, or None."""
+    h, w = image.shape[:2]
+    for flipped, source in [(False, image), (True, image[:, ::-1])]:
+        padded = np.pad(source, [(padding, padding), (padding, padding), (0, 0)])
+        for down in range(2 * padding + 1):
+            for across in range(2 * padding + 1):
+                if np.array_equal(padded[down : down + h, across : across + w], out):
+                    return down, across, flipped
+    return None
+
+
+def _augment(x, seed):
+    return ops.convert_to_numpy(random_crop_flip(ops.convert_to_tensor(x), 4, keras.random.SeedGenerator(seed)))
+
+
+def test_shape_and_dtype_are_kept():
+    x = _unique_images(5)
+    out = _augment(x, 0)
+    assert out.shape == x.shape and out.dtype == x.dtype
+
+
+def test_each_output_is_a_window_of_the_padded_or_mirrored_image():
+    x = _unique_images(64)
+    out = _augment(x, 1)
+    found = [_locate(o, i) for o, i in zip(out, x)]
+    assert all(f is not None for f in found)
+    flips = sum(f[2] for f in found)
+    assert 16 <= flips <= 48  # about half mirrored
+
+
+def test_a_flip_is_a_mirror():
+    # With no padding the only change left is the flip: each output is the image or its exact mirror.
+    x = _unique_images(32)
+    out = ops.convert_to_numpy(random_crop_flip(ops.convert_to_tensor(x), 0, keras.random.SeedGenerator(2)))
+    mirrored = [np.array_equal(o, i[:, ::-1]) for o, i in zip(out, x)]
+    kept = [np.array_equal(o, i) for o, i in zip(out, x)]
+    assert all(m or k for m, k in zip(mirrored, kept))
+    assert any(mirrored) and any(kept)
+
+
+def test_offsets_cover_all_81_positions():
+    x = _unique_images(1, size=12)
+    batch = np.repeat(x, 2000, axis=0)
+    out = _augment(batch, 3)
+    positions = {_locate(o, x[0])[:2] for o in out}
+    assert positions == {(d, a) for d in range(9) for a in range(9)}
+
+
+def test_padding_is_zero():
+    x = np.full((400, 8, 8, 1), 7.0, dtype="float32")
+    out = _augment(x, 4)
+    assert set(np.unique(out)) == {0.0, 7.0}
+    # An offset of 0 leaves 4 zero rows at the top: some image must show one.
+    assert (out[:, 0, :, 0] == 0).all(axis=1).any()
+
+
+def test_same_seed_same_draw_other_seed_other_draw():
+    x = _unique_images(16)
+    assert np.array_equal(_augment(x, 7), _augment(x, 7))
+    assert not np.array_equal(_augment(x, 7), _augment(x, 8))
+
+
+def test_layer_acts_only_in_training():
+    layer = RandomCropFlip(padding=4, seed=5)
+    x = ops.convert_to_tensor(_unique_images(8))
+    assert np.array_equal(ops.convert_to_numpy(layer(x, training=False)), ops.convert_to_numpy(x))
+    assert not np.array_equal(ops.convert_to_numpy(layer(x, training=True)), ops.convert_to_numpy(x))
+
+
+def test_layer_keeps_the_training_step_compiled(tmp_path):
+    inputs = keras.Input((32, 32, 3))
+    x = RandomCropFlip(seed=1)(inputs)
+    outputs = keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(x))
+    model = keras.Model(inputs, outputs)
+    jit = keras.backend.backend() != "torch"
+    model.compile("sgd", "sparse_categorical_crossentropy", jit_compile=jit)
+    model.fit(np.zeros((8, 32, 32, 3), "float32"), np.zeros(8, "int32"), batch_size=4, epochs=1, verbose=0)
+    assert model.jit_compile == jit
+    # It also survives saving and loading.
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert isinstance(loaded.layers[1], RandomCropFlip) and loaded.layers[1].padding == 4
+
+
+def test_bfloat16_images_stay_exact():
+    x = np.round(_unique_images(4) % 200).astype("float32")
+    out = ops.convert_to_numpy(ops.cast(random_crop_flip(ops.cast(x, "bfloat16"), 4, keras.random.SeedGenerator(0)), "float32"))
+    assert all(_locate(o, i) is not None for o, i in zip(out, x))

@@ -1,0 +1,42 @@
+"""Two replicas on two logical CPU devices train, and the loss falls (TensorFlow: MirroredStrategy;
+JAX: keras.distribution.DataParallel)."""
+
+import csv
+import os
+
+import pytest
+
+from conftest import check_ok, run_script, summary_of
+
+TWO_CPU_DEVICES = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_two_replicas_train(backend, small_cifar10, tmp_path):
+    run_dir = str(tmp_path / "run")
+    proc = run_script("lenet/LeNet_dp_da_wd_keras.py", "--data-dir", small_cifar10, "--subset", "1024",
+                      "--epochs", "4", "--lr", "0.005", "--lr-schedule", "cosine", "--gpus", "2", "--output-dir", run_dir,
+                      backend=backend, env=TWO_CPU_DEVICES)
+    check_ok(proc)
+    summary = summary_of(run_dir)
+    assert summary["replicas"] == 2 and len(summary["devices"]) == 2
+    assert summary["jit_compiled"] is (backend == "jax")
+    with open(os.path.join(run_dir, "history.csv"), newline="") as f:
+        rows = list(csv.DictReader(f))
+    losses = [float(r["loss"]) for r in rows]
+    assert losses[-1] < 0.75 * losses[0], losses
+    assert summary["test_accuracy"] > 0.25  # 10 classes: chance is 0.10
+
+
+def test_jax_without_enough_devices_says_how(small_cifar10, tmp_path):
+    proc = run_script("lenet/LeNet_keras.py", "--data-dir", small_cifar10, "--gpus", "2",
+                      "--output-dir", str(tmp_path / "run"), backend="jax", env={"XLA_FLAGS": ""})
+    assert proc.returncode == 2
+    assert "--xla_force_host_platform_device_count=2" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_batch_must_split_evenly(small_cifar10, tmp_path):
+    proc = run_script("lenet/LeNet_keras.py", "--data-dir", small_cifar10, "--gpus", "2", "--batch-size", "127",
+                      "--output-dir", str(tmp_path / "run"), backend="jax", env=TWO_CPU_DEVICES)
+    assert proc.returncode == 2 and "divide evenly" in proc.stderr

@@ -1,0 +1,66 @@
+"""An interrupted run continues from its last finished epoch and ends with as many epochs as an uninterrupted
+run, each epoch recorded once."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from conftest import ROOT, check_ok, run_script, summary_of
+
+EPOCHS = 8
+
+
+def _epochs_done(run_dir):
+    path = os.path.join(run_dir, "history.csv")
+    if not os.path.exists(path):
+        return 0
+    with open(path) as f:
+        return max(len(f.read().strip().splitlines()) - 1, 0)
+
+
+def test_killed_run_resumes_where_it_stopped(small_cifar10, tmp_path):
+    run_dir = str(tmp_path / "run")
+    args = [sys.executable, os.path.join(ROOT, "lenet/LeNet_dp_da_wd_keras.py"), "--data-dir", small_cifar10,
+            "--subset", "1024", "--epochs", str(EPOCHS), "--output-dir", run_dir]
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 300
+    while _epochs_done(run_dir) < 2 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)  # as hard as a power cut: no clean-up code runs
+    proc.wait()
+    killed_after = _epochs_done(run_dir)
+    assert 2 <= killed_after < EPOCHS, "the run was not interrupted mid-way"
+    assert summary_of(run_dir)["finished"] is False
+    assert os.path.isdir(os.path.join(run_dir, "backup"))
+
+    resumed = run_script("lenet/LeNet_dp_da_wd_keras.py", "--resume", run_dir, "--data-dir", small_cifar10,
+                         backend="jax")
+    check_ok(resumed)
+    summary = summary_of(run_dir)
+    restored = summary["resumed_from_epoch"]
+    assert killed_after - 1 <= restored <= killed_after  # the backup is written just after the history row
+    assert summary["finished"] and summary["epochs"] == EPOCHS
+    assert summary["arguments"]["epochs"] == EPOCHS and summary["arguments"]["subset"] == 1024
+    with open(os.path.join(run_dir, "history.csv"), newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["epoch"]) for r in rows] == list(range(1, EPOCHS + 1))
+    # The resumed process trained only the epochs that were missing, with the schedule's rates for them.
+    assert f"Epoch {restored + 1}/{EPOCHS}" in resumed.stdout and f"Epoch {restored}/{EPOCHS}" not in resumed.stdout
+    assert float(rows[-1]["learning_rate"]) == __import__("pytest").approx(0.0005)
+    assert not os.path.exists(os.path.join(run_dir, "backup"))
+
+
+def test_resume_refuses_a_finished_run_and_other_arguments(small_cifar10, tmp_path):
+    run_dir = str(tmp_path / "run")
+    check_ok(run_script("lenet/LeNet_keras.py", "--data-dir", small_cifar10, "--subset", "128", "--epochs", "1",
+                        "--output-dir", run_dir, backend="jax"))
+    proc = run_script("lenet/LeNet_keras.py", "--resume", run_dir, "--data-dir", small_cifar10, backend="jax")
+    assert proc.returncode == 2 and "has finished" in proc.stderr
+    proc = run_script("lenet/LeNet_keras.py", "--resume", run_dir, "--epochs", "5", backend="jax")
+    assert proc.returncode == 2 and "--epochs" in proc.stderr and "keeps its own arguments" in proc.stderr
+    proc = run_script("lenet/LeNet_keras.py", "--resume", str(tmp_path / "nothing"), backend="jax")
+    assert proc.returncode == 2 and "summary.json" in proc.stderr

@@ -1,0 +1,171 @@
+"""Every LeNet script end to end in a subprocess, as a user runs it, and the shared command line."""
+
+import csv
+import os
+
+import numpy as np
+import pytest
+
+from conftest import LENET_SCRIPTS, ROOT, check_ok, run_script, summary_of
+
+HISTORY_COLUMNS = ["epoch", "learning_rate", "loss", "accuracy", "test_loss", "test_accuracy", "seconds"]
+
+
+def _history(run_dir):
+    with open(os.path.join(run_dir, "history.csv"), newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _check_run(proc, run_dir, epochs, params=62006):
+    check_ok(proc)
+    for name in ("summary.json", "history.csv", "curves.png", "model.keras"):
+        assert os.path.getsize(os.path.join(run_dir, name)) > 0, name
+    assert not os.path.exists(os.path.join(run_dir, "backup")), "a finished run keeps no backup"
+    with open(os.path.join(run_dir, "curves.png"), "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    summary = summary_of(run_dir)
+    assert summary["finished"] is True and summary["epochs"] == epochs
+    assert summary["parameters"] == params
+    assert summary["jit_compiled"] is (summary["backend"] != "torch")
+    assert 0 <= summary["test_accuracy"] <= 1 and summary["train_images_per_second"] > 0
+    rows = _history(run_dir)
+    assert [int(r["epoch"]) for r in rows] == list(range(1, epochs + 1))
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith("Test accuracy: ") and f"{100 * summary['test_accuracy']:.2f} %" in last
+    return summary, rows
+
+
+@pytest.mark.parametrize("script", LENET_SCRIPTS)
+def test_lenet_script_end_to_end(script, small_cifar10, tmp_path):
+    run_dir = str(tmp_path / "run")
+    proc = run_script(f"lenet/{script}", "--data-dir", small_cifar10, "--epochs", "1", "--subset", "512",
+                      "--output-dir", run_dir)
+    summary, rows = _check_run(proc, run_dir, epochs=1)
+    assert list(rows[0]) == HISTORY_COLUMNS and all(rows[0][c] != "" for c in HISTORY_COLUMNS)
+    assert float(rows[0]["learning_rate"]) == pytest.approx(0.05)
+    assert summary["arguments"]["weight_decay"] == (1e-4 if "wd" in script else 0.0)
+    assert summary["data"]["train_images"] == 512 and summary["data"]["test_images"] == 256
+    assert "4/4" in proc.stdout and "━" in proc.stdout  # Keras's progress bar: 4 steps of 128 images
+    # The saved model loads (augmentation layer included) and scores what the run reported.
+    import cifar_common  # noqa: F401  registers the augmentation layer
+    import keras
+    from cifar_common import data
+
+    model = keras.saving.load_model(os.path.join(run_dir, "model.keras"))
+    test = data.load(data_dir=small_cifar10)
+    _, accuracy = model.evaluate(test.x_test, test.y_test, verbose=0)
+    assert accuracy == pytest.approx(summary["test_accuracy"], abs=1e-6)
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_other_backends_end_to_end(backend, small_cifar10, tmp_path):
+    run_dir = str(tmp_path / "run")
+    proc = run_script("lenet/LeNet_dp_da_wd_keras.py", "--data-dir", small_cifar10, "--epochs", "2",
+                      "--subset", "512", "--output-dir", run_dir, backend=backend)
+    summary, rows = _check_run(proc, run_dir, epochs=2)
+    assert summary["backend"] == backend
+
+
+def test_help_explains_every_flag_with_the_script_defaults():
+    proc = run_script("lenet/LeNet_dp_da_wd_keras.py", "--help")
+    check_ok(proc)
+    text = " ".join(proc.stdout.split())
+    for flag in ("--epochs", "--batch-size", "--lr", "--weight-decay", "--lr-schedule", "--dataset", "--data-dir",
+                 "--subset", "--val-split", "--output-dir", "--seed", "--gpus", "--mixed-precision", "--resume"):
+        assert flag in text, flag
+    for default in ("(default: 200)", "(default: 128)", "(default: 0.05)", "(default: 0.0001)", "(default: step)"):
+        assert default in text, default
+    assert "weight decay" in text.lower()  # the docstring: what the script adds
+    proc = run_script("lenet/LeNet_keras.py", "--help")
+    assert "(default: 0.0)" in " ".join(proc.stdout.split())
+
+
+def _one_line_error(proc, *needles):
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if ": error:" in line]
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_bad_flag_value_is_one_line(tmp_path):
+    proc = run_script("lenet/LeNet_keras.py", "--lr-schedule", "linear")
+    _one_line_error(proc, "--lr-schedule", "linear", "cosine")
+    proc = run_script("lenet/LeNet_keras.py", "--epochs", "0")
+    _one_line_error(proc, "--epochs")
+
+
+def test_bad_data_is_one_line_and_leaves_no_output(tmp_path):
+    run_dir = tmp_path / "run"
+    proc = run_script("lenet/LeNet_keras.py", "--data-dir", str(tmp_path / "missing"), "--output-dir", str(run_dir))
+    _one_line_error(proc, "missing", "no such file or folder")
+    assert not run_dir.exists()
+
+
+def test_output_folder_is_never_overwritten(small_cifar10, tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "precious.txt").write_text("an earlier run")
+    proc = run_script("lenet/LeNet_keras.py", "--data-dir", small_cifar10, "--subset", "128", "--epochs", "1",
+                      "--output-dir", str(run_dir))
+    _one_line_error(proc, "not empty")
+    assert os.listdir(run_dir) == ["precious.txt"]
+
+
+def test_default_run_folders_are_fresh(small_cifar10, tmp_path):
+    from cifar_common import outputs
+
+    os.chdir(tmp_path)
+    a = outputs.new_run_dir(None, "LeNet_keras")
+    b = outputs.new_run_dir(None, "LeNet_keras")
+    assert a != b and os.path.dirname(a) == str(tmp_path / "runs") and os.path.basename(a).startswith("LeNet_keras-")
+    os.chdir(ROOT)
+
+
+def test_script_runs_from_any_folder_with_default_outputs(small_cifar10, tmp_path):
+    proc = run_script("lenet/LeNet_keras.py", "--data-dir", small_cifar10, "--subset", "128", "--epochs", "1",
+                      cwd=str(tmp_path))
+    check_ok(proc)
+    (run_dir,) = os.listdir(tmp_path / "runs")
+    assert summary_of(str(tmp_path / "runs" / run_dir))["finished"]
+
+
+def test_validation_split_keeps_the_test_set_out_of_training(small_cifar10, tmp_path):
+    run_dir = str(tmp_path / "run")
+    proc = run_script("lenet/LeNet_dp_keras.py", "--data-dir", small_cifar10, "--subset", "512", "--val-split", "256",
+                      "--epochs", "2", "--output-dir", run_dir, backend="jax")
+    summary, rows = _check_run(proc, run_dir, epochs=2)
+    assert "val_accuracy" in rows[0] and "test_accuracy" not in rows[0]
+    assert summary["data"]["validation_images"] == 256 and summary["data"]["train_images"] == 512
+    assert summary["data"]["held_out_during_training"] == "validation split"
+    assert "val_accuracy" in summary["best_epoch"]
+
+
+def test_seeded_runs_repeat(small_cifar10, tmp_path):
+    """Same seed, same losses (JAX on the CPU is deterministic); another seed, other losses."""
+    losses = {}
+    for name, seed in [("a", "1"), ("b", "1"), ("c", "2")]:
+        run_dir = str(tmp_path / name)
+        check_ok(run_script("lenet/LeNet_dp_da_keras.py", "--data-dir", small_cifar10, "--subset", "256",
+                            "--epochs", "2", "--seed", seed, "--output-dir", run_dir, backend="jax"))
+        losses[name] = [(r["loss"], r["test_loss"]) for r in _history(run_dir)]
+    assert losses["a"] == losses["b"]
+    assert losses["a"] != losses["c"]
+
+
+def test_mixed_precision(small_cifar10, tmp_path):
+    run_dir = str(tmp_path / "run")
+    proc = run_script("lenet/LeNet_dp_da_wd_keras.py", "--data-dir", small_cifar10, "--subset", "256",
+                      "--epochs", "1", "--mixed-precision", "--output-dir", run_dir, backend="jax")
+    summary, rows = _check_run(proc, run_dir, epochs=1)
+    assert summary["dtype_policy"] == "mixed_bfloat16"
+    assert np.isfinite(float(rows[0]["loss"]))
+
+
+def test_lr_schedule_flag_changes_the_recorded_rates(small_cifar10, tmp_path):
+    run_dir = str(tmp_path / "run")
+    proc = run_script("lenet/LeNet_keras.py", "--data-dir", small_cifar10, "--subset", "128", "--epochs", "4",
+                      "--lr-schedule", "cosine", "--lr", "0.1", "--output-dir", run_dir, backend="jax")
+    _, rows = _check_run(proc, run_dir, epochs=4)
+    rates = [float(r["learning_rate"]) for r in rows]
+    assert rates == pytest.approx([0.1, 0.05 * (1 + np.cos(np.pi / 4)), 0.05, 0.05 * (1 + np.cos(3 * np.pi / 4))])
