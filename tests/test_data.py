@@ -95,13 +95,17 @@ def test_missing_batch(tmp_path):
     assert "data_batch_3" in message and "missing" in message
 
 
-def test_truncated_batch(tmp_path):
-    folder = write_cifar10(str(tmp_path / "c"), per_batch=4, test=2)
-    path = os.path.join(folder, "data_batch_2")
+def _truncate(path):
+    """Cuts a file to half its length, as an interrupted download or copy would."""
     with open(path, "rb") as f:
         raw = f.read()
     with open(path, "wb") as f:
         f.write(raw[: len(raw) // 2])
+
+
+def test_truncated_batch(tmp_path):
+    folder = write_cifar10(str(tmp_path / "c"), per_batch=4, test=2)
+    _truncate(os.path.join(folder, "data_batch_2"))
     message = _error(folder)
     assert "data_batch_2" in message and "corrupt or truncated" in message
 
@@ -166,10 +170,7 @@ def test_other_globals_are_refused():
 
 def test_truncated_archive(tiny_cifar10, tmp_path):
     archive = write_archive(tiny_cifar10, str(tmp_path / "cifar-10-python.tar.gz"))
-    with open(archive, "rb") as f:
-        raw = f.read()
-    with open(archive, "wb") as f:
-        f.write(raw[: len(raw) // 2])
+    _truncate(archive)
     message = _error(archive)
     assert "cifar-10-python.tar.gz" in message and "corrupt" in message
 
