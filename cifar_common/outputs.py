@@ -29,16 +29,24 @@ class OutputError(Exception):
     """An output folder that cannot be used; the message is one line meant for the user."""
 
 
+def check_output_dir(output_dir):
+    """Refuses an --output-dir that holds anything (checked early, before the data is loaded)."""
+    if not output_dir:
+        return
+    path = os.path.abspath(output_dir)
+    if os.path.isdir(path) and os.listdir(path):
+        raise OutputError(
+            f"{path}: exists and is not empty; choose another --output-dir, or continue that run with --resume"
+        )
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise OutputError(f"{path}: exists and is not a folder")
+
+
 def new_run_dir(output_dir, script):
     """Creates a fresh run folder; never reuses one that holds anything."""
     if output_dir:
+        check_output_dir(output_dir)
         path = os.path.abspath(output_dir)
-        if os.path.isdir(path) and os.listdir(path):
-            raise OutputError(
-                f"{path}: exists and is not empty; choose another --output-dir, or continue that run with --resume"
-            )
-        if os.path.exists(path) and not os.path.isdir(path):
-            raise OutputError(f"{path}: exists and is not a folder")
         os.makedirs(path, exist_ok=True)
         return path
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -96,24 +104,30 @@ def restored_epoch(run_dir):
 class HistoryWriter(keras.callbacks.Callback):
     """Appends one row per finished epoch to history.csv and keeps the training time of each epoch.
 
-    ``held_out`` is "test" or "val": the prefix of the held-out columns. On resume, rows after the restored
-    epoch (written after the last backup) are dropped, so every epoch appears once.
+    ``held_out`` is "test" or "val": the prefix of the held-out columns. A resumed run starts at the epoch
+    its backup restored; rows written after that backup are dropped then, so every epoch appears once.
     """
 
-    def __init__(self, run_dir, held_out, keep_epochs=0):
+    def __init__(self, run_dir, held_out):
         super().__init__()
         self.path = os.path.join(run_dir, HISTORY)
         self.columns = ["epoch", "learning_rate", "loss", "accuracy",
                         f"{held_out}_loss", f"{held_out}_accuracy", "seconds"]
-        rows = [r for r in read_history(run_dir) if r["epoch"] <= keep_epochs]
+        self.first_epoch = None  # the 0-based epoch this process started at
+        self.train_seconds = []  # training part of each epoch run by this process (no validation)
+
+    def _keep_rows_before(self, epoch):
+        rows = [r for r in read_history(os.path.dirname(self.path)) if r["epoch"] <= epoch]
         with open(self.path, "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(self.columns)
             for r in rows:
                 writer.writerow([r[c] for c in self.columns])
-        self.train_seconds = []  # training part of each epoch run by this process (no validation)
 
     def on_epoch_begin(self, epoch, logs=None):
+        if self.first_epoch is None:
+            self.first_epoch = epoch
+            self._keep_rows_before(epoch)
         self.epoch_start = time.perf_counter()
         self.train_end = None
 
@@ -149,6 +163,7 @@ def plot_curves(run_dir, title):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     rows = read_history(run_dir)
     if not rows:
@@ -165,9 +180,12 @@ def plot_curves(run_dir, title):
         ax.grid(alpha=0.3)
         ax.legend()
     axes[2].plot(epochs, [r["learning_rate"] for r in rows], color="tab:green")
+    axes[2].set_yscale("log")  # step decay divides by 10: equal steps on a log scale
     axes[2].set_xlabel("epoch")
     axes[2].set_ylabel("learning rate")
     axes[2].grid(alpha=0.3)
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.suptitle(title)
     fig.tight_layout()
     path = os.path.join(run_dir, CURVES)

@@ -53,6 +53,8 @@ def _resume_args(args, p, argv):
     summary = outputs.read_summary(args.resume)
     if summary.get("finished"):
         raise outputs.OutputError(f"{args.resume}: that run has finished; nothing to resume")
+    if not isinstance(summary.get("arguments"), dict):
+        raise outputs.OutputError(f"{args.resume}: summary.json holds no arguments to resume with")
     saved = dict(summary["arguments"])
     for flag in cli.MACHINE_FLAGS:
         if flag in cli.explicit_flags(p, argv):
@@ -69,6 +71,8 @@ def _run(build_model, args, p, argv, script, reference_epochs, lr_steps):
         script = previous["script"]
 
     # Everything that can fail on bad input happens before the run folder is created.
+    if not args.resume:
+        outputs.check_output_dir(args.output_dir)
     dataset = data.load(args.dataset, args.data_dir, subset=args.subset, val_split=args.val_split,
                         seed=args.seed)
     hardware = devices.setup(args.gpus)
@@ -83,7 +87,6 @@ def _run(build_model, args, p, argv, script, reference_epochs, lr_steps):
 
     run_dir = os.path.abspath(args.resume) if args.resume else outputs.new_run_dir(args.output_dir, script)
     held_out = "val" if args.val_split else "test"
-    done_before = outputs.restored_epoch(run_dir) if args.resume else 0
 
     with hardware.scope:
         model = build_model(dataset, args.weight_decay)
@@ -117,20 +120,16 @@ def _run(build_model, args, p, argv, script, reference_epochs, lr_steps):
         },
         "run_dir": run_dir,
     }
-    if previous:
-        summary["started"] = previous.get("started")
-        summary["resumed_from_epoch"] = done_before
-    else:
-        summary["started"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    summary["started"] = previous.get("started") if previous else time.strftime("%Y-%m-%dT%H:%M:%S%z")
     outputs.write_summary(run_dir, summary)
 
     print(f"{script}: {model.name}, {params:,} parameters; {keras.backend.backend()} on "
           f"{', '.join(hardware.names)}; {policy}; compiled step: {'yes' if model.jit_compile else 'no'}")
     print(f"data: {args.dataset} from {dataset.source}: {len(dataset.x_train)} training, "
           f"{summary['data']['validation_images']} validation, {len(dataset.x_test)} test images")
-    print(f"run folder: {run_dir}" + (f" (resuming after epoch {done_before})" if args.resume else ""))
+    print(f"run folder: {run_dir}" + (" (resuming from its last backup)" if args.resume else ""))
 
-    history = outputs.HistoryWriter(run_dir, held_out, keep_epochs=done_before)
+    history = outputs.HistoryWriter(run_dir, held_out)
     callbacks = [
         schedules.callback(args.lr_schedule, args.lr, args.epochs, lr_steps, reference_epochs),
         history,  # after the scheduler, which puts the epoch's learning rate into the logs
@@ -157,6 +156,8 @@ def _run(build_model, args, p, argv, script, reference_epochs, lr_steps):
         test_accuracy = rows[-1]["test_accuracy"]
     best = max(rows, key=lambda r: r[f"{held_out}_accuracy"])
     steady = history.train_seconds[1:] or history.train_seconds  # the first epoch includes compilation
+    if args.resume:
+        summary["resumed_from_epoch"] = args.epochs if history.first_epoch is None else history.first_epoch
     summary.update({
         "finished": True,
         "epochs": len(rows),

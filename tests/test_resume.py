@@ -64,3 +64,20 @@ def test_resume_refuses_a_finished_run_and_other_arguments(small_cifar10, tmp_pa
     assert proc.returncode == 2 and "--epochs" in proc.stderr and "keeps its own arguments" in proc.stderr
     proc = run_script("lenet/LeNet_keras.py", "--resume", str(tmp_path / "nothing"), backend="jax")
     assert proc.returncode == 2 and "summary.json" in proc.stderr
+
+
+def test_ctrl_c_says_how_to_resume(small_cifar10, tmp_path):
+    run_dir = str(tmp_path / "run")
+    args = [sys.executable, os.path.join(ROOT, "lenet/LeNet_dp_keras.py"), "--data-dir", small_cifar10,
+            "--subset", "1024", "--epochs", "50", "--output-dir", run_dir]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "KERAS_BACKEND": "jax"})
+    deadline = time.time() + 300
+    while _epochs_done(run_dir) < 1 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "interrupted after epoch" in stderr and f"--resume {run_dir}" in stderr
+    assert os.path.exists(os.path.join(run_dir, "curves.png"))  # the curves so far
+    assert summary_of(run_dir)["finished"] is False
