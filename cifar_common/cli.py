@@ -48,8 +48,12 @@ for _fn, _name in [(_positive_int, "positive integer"), (_non_negative_int, "non
     _fn.__name__ = _name
 
 
-def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_schedule):
-    """The argument parser of ``script`` with its defaults shown in ``--help``."""
+def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_schedule, options=None):
+    """The argument parser of ``script`` with its defaults shown in ``--help``.
+
+    ``options`` are the script's own model flags, ``{"depth": (110, "help text")}`` for ``--depth``; their
+    type is that of the default.
+    """
     p = _Parser(
         prog=os.path.basename(script),
         description=description,
@@ -88,6 +92,13 @@ def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_sche
                         "trains N replicas on the CPU")
     h.add_argument("--mixed-precision", action="store_true",
                    help="compute in bfloat16 (float16 on GPUs older than Ampere), keep weights in float32")
+
+    if options:
+        m = p.add_argument_group("model (this script's own flags)")
+        for name, (default, text) in options.items():
+            m.add_argument("--" + name.replace("_", "-"), type=_positive_int if isinstance(default, int) else
+                           type(default), default=default, metavar="N" if isinstance(default, int) else "X",
+                           help=f"{text} (default: {default})")
 
     o = p.add_argument_group("outputs")
     o.add_argument("--output-dir", metavar="DIR",

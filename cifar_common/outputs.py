@@ -6,7 +6,8 @@
         history.csv    one row per epoch: epoch, learning_rate, loss, accuracy, test_ or val_ loss and
                        accuracy, seconds
         curves.png     loss, accuracy and learning rate by epoch, training and test (or validation) together
-        model.keras    the trained model: ``import cifar_common`` then ``keras.saving.load_model(path)``
+        model.keras    the trained model: ``import cifar_common`` then ``keras.saving.load_model(path)``; with
+                       --val-split, the model of the epoch with the best validation accuracy
         backup/        the state of an unfinished run, for --resume (removed when the run finishes)
 """
 
@@ -23,6 +24,7 @@ HISTORY = "history.csv"
 CURVES = "curves.png"
 MODEL = "model.keras"
 BACKUP = "backup"
+BEST_WEIGHTS = "best_on_validation.weights.h5"  # kept during a --val-split run
 
 
 class OutputError(Exception):

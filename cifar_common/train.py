@@ -14,30 +14,38 @@ import time
 
 import keras
 
-from . import cli, data, devices, outputs, schedules
+from . import cli, data, devices, macs, outputs, schedules
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
-_KNOWN_ERRORS = (data.DataError, devices.DeviceError, outputs.OutputError)
+
+class OptionError(Exception):
+    """A model flag with a value the script cannot build (say, a ResNet depth that is not 6n+2)."""
+
+
+_KNOWN_ERRORS = (data.DataError, devices.DeviceError, outputs.OutputError, OptionError)
 
 
 def main(build_model, *, doc, epochs, batch_size, lr, weight_decay, lr_schedule="step",
-         lr_steps=schedules.REFERENCE_STEPS, argv=None):
-    """Trains ``build_model(data, weight_decay)`` as the command line asks; returns the summary dict.
+         lr_steps=schedules.REFERENCE_STEPS, options=None, argv=None):
+    """Trains ``build_model(data, weight_decay, **options)`` as the command line asks; returns the summary.
 
     ``build_model`` receives the loaded ``data.Data`` (for its image shape, class count and channel
-    statistics) and the L2 weight-decay factor, and returns an uncompiled ``keras.Model``. The keyword
+    statistics), the L2 weight-decay factor and the values of the script's own flags, and returns an
+    uncompiled ``keras.Model``; it raises ``OptionError`` for flag values it cannot build. The keyword
     arguments are the script's defaults; ``lr_steps`` are its step-decay boundaries, in epochs of a run of
-    the default length.
+    the default length; ``options`` its own flags, ``{"depth": (110, "help text")}`` for ``--depth``.
     """
+    options = options or {}
     script = os.path.splitext(os.path.basename(sys.argv[0]))[0]
     argv = sys.argv[1:] if argv is None else list(argv)
     p = cli.parser(sys.argv[0], doc, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                   lr_schedule=lr_schedule)
+                   lr_schedule=lr_schedule, options=options)
     args = p.parse_args(argv)
     try:
-        return _run(build_model, args, p, argv, script, reference_epochs=epochs, lr_steps=lr_steps)
+        return _run(build_model, args, p, argv, script, reference_epochs=epochs, lr_steps=lr_steps,
+                    option_names=list(options))
     except _KNOWN_ERRORS as e:
         print(f"{p.prog}: error: {e}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)
@@ -63,7 +71,7 @@ def _resume_args(args, p, argv):
     return type(args)(**saved), summary
 
 
-def _run(build_model, args, p, argv, script, reference_epochs, lr_steps):
+def _run(build_model, args, p, argv, script, reference_epochs, lr_steps, option_names):
     started = time.perf_counter()
     previous = None
     if args.resume:
@@ -85,11 +93,8 @@ def _run(build_model, args, p, argv, script, reference_epochs, lr_steps):
     keras.config.set_dtype_policy(policy)
     keras.utils.set_random_seed(args.seed)
 
-    run_dir = os.path.abspath(args.resume) if args.resume else outputs.new_run_dir(args.output_dir, script)
-    held_out = "val" if args.val_split else "test"
-
     with hardware.scope:
-        model = build_model(dataset, args.weight_decay)
+        model = build_model(dataset, args.weight_decay, **{name: getattr(args, name) for name in option_names})
         model.compile(
             optimizer=keras.optimizers.SGD(learning_rate=args.lr, momentum=0.9, nesterov=True),
             loss=keras.losses.SparseCategoricalCrossentropy(),
@@ -97,6 +102,10 @@ def _run(build_model, args, p, argv, script, reference_epochs, lr_steps):
             jit_compile=hardware.jit,  # XLA where it works (see devices.py); summary.json records the outcome
         )
     params = model.count_params()
+    macs_per_image = macs.per_image(model)
+
+    run_dir = os.path.abspath(args.resume) if args.resume else outputs.new_run_dir(args.output_dir, script)
+    held_out = "val" if args.val_split else "test"
 
     summary = {
         "script": script,
@@ -110,6 +119,7 @@ def _run(build_model, args, p, argv, script, reference_epochs, lr_steps):
         "dtype_policy": policy,
         "jit_compiled": bool(model.jit_compile),
         "parameters": params,
+        "macs_per_image": macs_per_image,
         "data": {
             "source": dataset.source,
             "dataset": args.dataset,
@@ -123,7 +133,8 @@ def _run(build_model, args, p, argv, script, reference_epochs, lr_steps):
     summary["started"] = previous.get("started") if previous else time.strftime("%Y-%m-%dT%H:%M:%S%z")
     outputs.write_summary(run_dir, summary)
 
-    print(f"{script}: {model.name}, {params:,} parameters; {keras.backend.backend()} on "
+    print(f"{script}: {model.name}, {params:,} parameters, {macs_per_image / 1e6:,.1f} M multiply-accumulates "
+          f"per image; {keras.backend.backend()} on "
           f"{', '.join(hardware.names)}; {policy}; compiled step: {'yes' if model.jit_compile else 'no'}")
     print(f"data: {args.dataset} from {dataset.source}: {len(dataset.x_train)} training, "
           f"{summary['data']['validation_images']} validation, {len(dataset.x_test)} test images")
@@ -136,6 +147,15 @@ def _run(build_model, args, p, argv, script, reference_epochs, lr_steps):
         # Two checkpoints, so that a kill while one is being written leaves the previous one to resume from.
         keras.callbacks.BackupAndRestore(os.path.join(run_dir, outputs.BACKUP), double_checkpoint=True),
     ]
+    best_weights = os.path.join(run_dir, outputs.BEST_WEIGHTS)
+    if args.val_split:
+        # With a validation split the model is chosen on validation accuracy: keep the best epoch's weights
+        # (on resume, only an epoch better than the best one so far replaces them).
+        restored = outputs.restored_epoch(run_dir)
+        seen = [r["val_accuracy"] for r in outputs.read_history(run_dir) if r["epoch"] <= restored]
+        callbacks.append(keras.callbacks.ModelCheckpoint(
+            best_weights, monitor="val_accuracy", mode="max", save_best_only=True, save_weights_only=True,
+            initial_value_threshold=max(seen) if seen else None, verbose=0))
     validation = (dataset.x_val, dataset.y_val) if args.val_split else (dataset.x_test, dataset.y_test)
     try:
         model.fit(dataset.x_train, dataset.y_train, batch_size=args.batch_size, epochs=args.epochs,
@@ -147,14 +167,16 @@ def _run(build_model, args, p, argv, script, reference_epochs, lr_steps):
               f"python {sys.argv[0]} --resume {run_dir}", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
 
-    model.save(os.path.join(run_dir, outputs.MODEL))
     rows = outputs.read_history(run_dir)
+    best = max(rows, key=lambda r: r[f"{held_out}_accuracy"])
     if args.val_split:
-        # The test set is used once, now, on the final model.
+        # The model of the best validation epoch; the test set is used once, now, on that model.
+        model.load_weights(best_weights)
+        os.remove(best_weights)
         _, test_accuracy = model.evaluate(dataset.x_test, dataset.y_test, batch_size=args.batch_size, verbose=0)
     else:
         test_accuracy = rows[-1]["test_accuracy"]
-    best = max(rows, key=lambda r: r[f"{held_out}_accuracy"])
+    model.save(os.path.join(run_dir, outputs.MODEL))
     steady = history.train_seconds[1:] or history.train_seconds  # the first epoch includes compilation
     if args.resume:
         summary["resumed_from_epoch"] = args.epochs if history.first_epoch is None else history.first_epoch
@@ -162,7 +184,10 @@ def _run(build_model, args, p, argv, script, reference_epochs, lr_steps):
         "finished": True,
         "epochs": len(rows),
         "test_accuracy": float(test_accuracy),
+        # The test set's best epoch is for reference only; a validation split's best epoch is the model.
         "best_epoch": {"epoch": best["epoch"], f"{held_out}_accuracy": best[f"{held_out}_accuracy"]},
+        "test_accuracy_of": f"the model of epoch {best['epoch']}, best on validation" if args.val_split
+                            else "the final epoch's model",
         "wall_seconds": round(time.perf_counter() - started, 1),
         "training_seconds": round(sum(r["seconds"] for r in rows), 1),
         "seconds_per_epoch": round(statistics.median(r["seconds"] for r in rows[1:] or rows), 3),

@@ -16,7 +16,7 @@ def _history(run_dir):
         return list(csv.DictReader(f))
 
 
-def _check_run(proc, run_dir, epochs, params=62006):
+def _check_run(proc, run_dir, epochs, params=62006, macs=651_720):
     check_ok(proc)
     for name in ("summary.json", "history.csv", "curves.png", "model.keras"):
         assert os.path.getsize(os.path.join(run_dir, name)) > 0, name
@@ -26,6 +26,8 @@ def _check_run(proc, run_dir, epochs, params=62006):
     summary = summary_of(run_dir)
     assert summary["finished"] is True and summary["epochs"] == epochs
     assert summary["parameters"] == params
+    if macs is not None:
+        assert summary["macs_per_image"] == macs
     assert summary["jit_compiled"] is (summary["backend"] != "torch")
     assert 0 <= summary["test_accuracy"] <= 1 and summary["train_images_per_second"] > 0
     rows = _history(run_dir)
@@ -46,13 +48,17 @@ def test_lenet_script_end_to_end(script, small_cifar10, tmp_path):
     assert summary["arguments"]["weight_decay"] == (1e-4 if "wd" in script else 0.0)
     assert summary["data"]["train_images"] == 512 and summary["data"]["test_images"] == 256
     assert "4/4" in proc.stdout and "━" in proc.stdout  # Keras's progress bar: 4 steps of 128 images
-    # The saved model loads (augmentation layer included) and scores what the run reported.
+    _check_saved_model(run_dir, small_cifar10, summary)
+
+
+def _check_saved_model(run_dir, data_dir, summary):
+    """The saved model loads (augmentation layer included) and scores the test accuracy the run reported."""
     import cifar_common  # noqa: F401  registers the augmentation layer
     import keras
     from cifar_common import data
 
     model = keras.saving.load_model(os.path.join(run_dir, "model.keras"))
-    test = data.load(data_dir=small_cifar10)
+    test = data.load(data_dir=data_dir)
     _, accuracy = model.evaluate(test.x_test, test.y_test, verbose=0)
     assert accuracy == pytest.approx(summary["test_accuracy"], abs=1e-6)
 
@@ -133,12 +139,17 @@ def test_script_runs_from_any_folder_with_default_outputs(small_cifar10, tmp_pat
 def test_validation_split_keeps_the_test_set_out_of_training(small_cifar10, tmp_path):
     run_dir = str(tmp_path / "run")
     proc = run_script("lenet/LeNet_dp_keras.py", "--data-dir", small_cifar10, "--subset", "512", "--val-split", "256",
-                      "--epochs", "2", "--output-dir", run_dir, backend="jax")
-    summary, rows = _check_run(proc, run_dir, epochs=2)
+                      "--epochs", "3", "--output-dir", run_dir)
+    summary, rows = _check_run(proc, run_dir, epochs=3)
     assert "val_accuracy" in rows[0] and "test_accuracy" not in rows[0]
     assert summary["data"]["validation_images"] == 256 and summary["data"]["train_images"] == 512
     assert summary["data"]["held_out_during_training"] == "validation split"
-    assert "val_accuracy" in summary["best_epoch"]
+    # The model is the best epoch on validation; its test accuracy is what the run reports.
+    best = max(rows, key=lambda r: float(r["val_accuracy"]))
+    assert summary["best_epoch"] == {"epoch": int(best["epoch"]), "val_accuracy": float(best["val_accuracy"])}
+    assert summary["test_accuracy_of"] == f"the model of epoch {best['epoch']}, best on validation"
+    assert not os.path.exists(os.path.join(run_dir, "best_on_validation.weights.h5"))
+    _check_saved_model(run_dir, small_cifar10, summary)
 
 
 def test_seeded_runs_repeat(small_cifar10, tmp_path):
