@@ -6,6 +6,7 @@ progress bar and the learning-rate schedule, writes the run folder (see ``output
 accuracy as its last line. Bad input ends in one line on stderr and a non-zero exit status.
 """
 
+import importlib.util
 import os
 import platform
 import statistics
@@ -25,6 +26,18 @@ class OptionError(Exception):
 
 
 _KNOWN_ERRORS = (data.DataError, devices.DeviceError, outputs.OutputError, OptionError)
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def import_script(path):
+    """Imports another script of the collection, such as ``"resnext/ResNeXt_keras.py"``, to reuse its model
+    code (SENet builds on ResNeXt, Wide-ResNet on ResNet); its training does not run."""
+    full = os.path.join(REPO_ROOT, path)
+    spec = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(path))[0], full)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def main(build_model, *, doc, epochs, batch_size, lr, weight_decay, lr_schedule="step",

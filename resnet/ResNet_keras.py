@@ -1,0 +1,82 @@
+"""Pre-activation ResNet for CIFAR-10 (He et al., "Identity Mappings in Deep Residual Networks", 2016).
+
+A residual block does not learn its output from scratch: it learns a correction F(x) that is added to its
+input, y = x + F(x). When a block has nothing useful to add it can leave F near zero and pass x through, so
+very deep stacks still train: the gradient flows back through the additions undisturbed. The
+pre-activation form puts batch normalisation and ReLU before each convolution (BN-ReLU-conv-BN-ReLU-conv),
+so the path through the additions is a pure identity from the first block to the last.
+
+The network has 6n+2 layers (--depth 20, 32, 110: n = 3, 5, 18): a 3x3 convolution with 16 filters, three
+stages of n blocks with 16, 32 and 64 filters (the second and third start with stride 2, halving the image,
+and a 1x1 convolution adapts the shortcut), then global average pooling and the classifier.
+0.27 / 0.47 / 1.7 M parameters. Training: crop-and-flip augmentation, per-channel standardisation, L2 1e-4,
+SGD with Nesterov momentum from 0.1, a tenth from epoch 81 and a hundredth from epoch 122 of 200.
+
+Reference test accuracy after 200 epochs: 91.82 / 92.68 / 93.93 % (depth 20 / 32 / 110).
+
+    python resnet/ResNet_keras.py --depth 20
+"""
+
+from cifar_common import train
+from cifar_common.augment import RandomCropFlip
+import keras
+from keras import layers, regularizers
+
+EPOCHS = 200
+BATCH_SIZE = 128
+LEARNING_RATE = 0.1
+LR_STEPS = ((81, 0.1), (122, 0.01))  # (epoch of 200, multiple of the base rate)
+WEIGHT_DECAY = 1e-4
+DEPTH = 110
+
+
+def conv(filters, size, stride, l2):
+    return layers.Conv2D(filters, size, strides=stride, padding="same", use_bias=False,
+                         kernel_initializer="he_normal", kernel_regularizer=l2)
+
+
+def bn_relu(x):
+    x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5)(x)
+    return layers.Activation("relu")(x)
+
+
+def residual_block(x, filters, stride, l2, dropout=0.0):
+    """BN-ReLU-conv3x3-BN-ReLU-conv3x3, added to the input (through a 1x1 convolution where the shape
+    changes). ``dropout`` between the convolutions is Wide-ResNet's option."""
+    activated = bn_relu(x)
+    if stride != 1 or x.shape[-1] != filters:
+        shortcut = conv(filters, 1, stride, l2)(activated)
+    else:
+        shortcut = x
+    y = conv(filters, 3, stride, l2)(activated)
+    y = bn_relu(y)
+    if dropout:
+        y = layers.Dropout(dropout)(y)
+    y = conv(filters, 3, 1, l2)(y)
+    return layers.Add()([shortcut, y])
+
+
+def build_model(data, weight_decay, depth=DEPTH):
+    if depth < 8 or (depth - 2) % 6:
+        raise train.OptionError(f"--depth {depth}: a pre-activation ResNet has 6n+2 layers (20, 32, 44, 56, 110)")
+    n = (depth - 2) // 6
+    l2 = regularizers.l2(weight_decay)
+    inputs = keras.Input(shape=data.image_shape)
+    x = layers.Normalization(mean=data.mean, variance=data.std**2)(inputs)
+    x = RandomCropFlip(padding=4)(x)
+    x = conv(16, 3, 1, l2)(x)
+    for stage, filters in enumerate([16, 32, 64]):
+        for block in range(n):
+            stride = 2 if stage > 0 and block == 0 else 1
+            x = residual_block(x, filters, stride, l2)
+    x = bn_relu(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    outputs = layers.Dense(data.num_classes, activation="softmax", kernel_initializer="he_normal",
+                           kernel_regularizer=l2, dtype="float32")(x)
+    return keras.Model(inputs, outputs, name=f"resnet{depth}")
+
+
+if __name__ == "__main__":
+    train.main(build_model, doc=__doc__, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LEARNING_RATE,
+               weight_decay=WEIGHT_DECAY, lr_steps=LR_STEPS,
+               options={"depth": (DEPTH, "layers, 6n+2: 20, 32, 44, 56, 110")})

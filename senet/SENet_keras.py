@@ -1,0 +1,47 @@
+"""SE-ResNeXt-29 (Hu et al., "Squeeze-and-Excitation Networks", 2018).
+
+Adds over resnext/ResNeXt_keras.py, whose network this script imports unchanged: a squeeze-and-excitation
+gate in every block. Squeeze: average each channel of the block's output over the whole image, one number
+per channel. Excite: two small dense layers (down to channels/16, ReLU, back up, sigmoid) turn those
+numbers into a weight between 0 and 1 per channel. The block's output is multiplied by its weights before
+the residual addition, so the network learns which channels matter for the image at hand. It costs about
+3 % more parameters (18.1 M for 4 x 64d) and almost no compute.
+
+Training as ResNeXt: batch 120, 250 epochs, L2 5e-4, SGD with Nesterov momentum from 0.1, a tenth at 50 %
+and a hundredth at 75 % of the run.
+
+Reference test accuracy: 95.60 % (4 x 64d; ResNeXt without the gate: 95.19 %).
+
+    python senet/SENet_keras.py --cardinality 4 --base-width 64
+"""
+
+from cifar_common import train
+from keras import layers
+
+resnext = train.import_script("resnext/ResNeXt_keras.py")
+
+EPOCHS = resnext.EPOCHS
+BATCH_SIZE = resnext.BATCH_SIZE
+LEARNING_RATE = resnext.LEARNING_RATE
+LR_STEPS = resnext.LR_STEPS
+WEIGHT_DECAY = resnext.WEIGHT_DECAY
+REDUCTION = 16
+
+
+def squeeze_excite(x):
+    """Rescales each channel of ``x`` by a weight in (0, 1) computed from the whole image."""
+    channels = x.shape[-1]
+    weights = layers.GlobalAveragePooling2D(keepdims=True)(x)  # squeeze: (batch, 1, 1, channels)
+    weights = layers.Dense(channels // REDUCTION, activation="relu", kernel_initializer="he_normal")(weights)
+    weights = layers.Dense(channels, activation="sigmoid")(weights)  # excite
+    return layers.Multiply()([x, weights])
+
+
+def build_model(data, weight_decay, cardinality=resnext.CARDINALITY, base_width=resnext.BASE_WIDTH):
+    return resnext.build_model(data, weight_decay, cardinality, base_width, gate=squeeze_excite,
+                               name="se_resnext29")
+
+
+if __name__ == "__main__":
+    train.main(build_model, doc=__doc__, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LEARNING_RATE,
+               weight_decay=WEIGHT_DECAY, lr_steps=LR_STEPS, options=resnext.OPTIONS)

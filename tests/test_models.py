@@ -1,0 +1,117 @@
+"""The architecture zoo: parameter counts at the papers' sizes, a CIFAR-100 head, one training step on tiny
+data (on the backend KERAS_BACKEND names; tests/test_backends.py reruns the step on JAX and PyTorch)."""
+
+import numpy as np
+import pytest
+
+import cifar_common  # noqa: F401
+import keras
+
+from cifar_common import macs, train
+
+
+class TinyData:
+    """What a model builder reads from data.Data, without loading any data."""
+
+    image_shape = (32, 32, 3)
+    mean = np.array([125.3, 123.0, 113.9])
+    std = np.array([63.0, 62.1, 66.7])
+
+    def __init__(self, num_classes=10):
+        self.num_classes = num_classes
+
+
+# (script, flags, parameter target from the papers / the issue's table)
+SIZES = [
+    ("nin/Network_in_Network_keras.py", {}, 0.97e6),
+    ("nin/Network_in_Network_bn_keras.py", {}, 0.97e6),
+    ("vgg/Vgg19_keras.py", {}, 39e6),
+    ("resnet/ResNet_keras.py", {"depth": 20}, 0.27e6),
+    ("resnet/ResNet_keras.py", {"depth": 32}, 0.47e6),
+    ("resnet/ResNet_keras.py", {"depth": 110}, 1.7e6),
+    ("wrn/Wide_ResNet_keras.py", {"depth": 16, "width": 8}, 11.0e6),
+    ("wrn/Wide_ResNet_keras.py", {"depth": 28, "width": 10}, 36.5e6),
+    ("densenet/DenseNet_keras.py", {"depth": 100, "growth_rate": 12}, 0.79e6),
+    ("densenet/DenseNet_keras.py", {"depth": 100, "growth_rate": 24}, 3.07e6),
+    ("densenet/DenseNet_keras.py", {"depth": 160, "growth_rate": 24}, 6.94e6),
+    ("resnext/ResNeXt_keras.py", {"cardinality": 4, "base_width": 64}, 17.6e6),
+    ("resnext/ResNeXt_keras.py", {"cardinality": 8, "base_width": 64}, 34.4e6),
+    ("senet/SENet_keras.py", {"cardinality": 4, "base_width": 64}, 18.1e6),
+]
+
+# The smallest configuration of each script, for training on a CPU.
+TINY = [
+    ("nin/Network_in_Network_keras.py", {}),
+    ("nin/Network_in_Network_bn_keras.py", {}),
+    ("vgg/Vgg19_keras.py", {}),
+    ("resnet/ResNet_keras.py", {"depth": 8}),
+    ("wrn/Wide_ResNet_keras.py", {"depth": 10, "width": 1}),
+    ("densenet/DenseNet_keras.py", {"depth": 10, "growth_rate": 4}),
+    ("resnext/ResNeXt_keras.py", {"cardinality": 2, "base_width": 4}),
+    ("senet/SENet_keras.py", {"cardinality": 2, "base_width": 4}),
+]
+
+
+def _build(script, flags, num_classes=10):
+    return train.import_script(script).build_model(TinyData(num_classes), 1e-4, **flags)
+
+
+@pytest.mark.parametrize("script,flags,target", SIZES, ids=lambda v: str(v))
+def test_parameters_match_the_paper(script, flags, target):
+    model = _build(script, flags)
+    assert abs(model.count_params() / target - 1) < 0.03, f"{model.count_params():,} vs {target:,.0f}"
+
+
+def test_multiply_accumulates():
+    # ResNet-20: 40.8 M per image, as usually quoted (41 M); VGG-19: 0.4 G on 32 x 32 images.
+    assert macs.per_image(_build("resnet/ResNet_keras.py", {"depth": 20})) == pytest.approx(40.8e6, rel=0.01)
+    assert macs.per_image(_build("vgg/Vgg19_keras.py", {})) == pytest.approx(417e6, rel=0.01)
+
+
+def test_default_sizes_are_the_papers_flagships():
+    assert _build("resnet/ResNet_keras.py", {}).name == "resnet110"
+    assert _build("densenet/DenseNet_keras.py", {}).name == "densenet_bc_100_12"
+    assert _build("resnext/ResNeXt_keras.py", {}).name == "resnext29_4x64d"
+
+
+def test_senet_is_resnext_plus_the_gate():
+    resnext = _build("resnext/ResNeXt_keras.py", {"cardinality": 2, "base_width": 4})
+    senet = _build("senet/SENet_keras.py", {"cardinality": 2, "base_width": 4})
+    kinds = lambda model: [type(layer).__name__ for layer in model.layers]  # noqa: E731
+    assert set(kinds(senet)) - set(kinds(resnext)) == {"Multiply"}
+    assert kinds(senet).count("Multiply") == 9  # one gate per block
+    assert kinds(senet).count("Dense") - kinds(resnext).count("Dense") == 18  # squeeze and excite, per block
+    # The gates' dense layers: channels -> channels/16 -> channels, for 3 blocks of 256, 512 and 1024 channels.
+    gates = sum(3 * (c * (c // 16) + c // 16 + (c // 16) * c + c) for c in (256, 512, 1024))
+    assert senet.count_params() - resnext.count_params() == gates
+
+
+def test_grouped_convolutions_use_groups():
+    model = _build("resnext/ResNeXt_keras.py", {"cardinality": 4, "base_width": 4})
+    assert sorted({layer.groups for layer in model.layers if isinstance(layer, keras.layers.Conv2D)}) == [1, 4]
+
+
+@pytest.mark.parametrize("script,flags", TINY, ids=lambda v: str(v))
+def test_cifar100_head(script, flags):
+    assert _build(script, flags, num_classes=100).output.shape == (None, 100)
+
+
+def test_bad_size_is_an_option_error():
+    for script, flags in [("resnet/ResNet_keras.py", {"depth": 21}), ("wrn/Wide_ResNet_keras.py", {"depth": 17}),
+                          ("densenet/DenseNet_keras.py", {"depth": 99})]:
+        with pytest.raises(train.OptionError, match="--depth"):
+            _build(script, flags)
+
+
+@pytest.mark.parametrize("script,flags", TINY, ids=lambda v: str(v))
+def test_one_training_step(script, flags):
+    model = _build(script, flags)
+    model.compile(keras.optimizers.SGD(0.01, momentum=0.9, nesterov=True), "sparse_categorical_crossentropy",
+                  jit_compile=keras.backend.backend() != "torch")
+    x = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3)).astype("uint8")
+    y = np.arange(4) % 10
+    before = [w.copy() for w in model.get_weights()]
+    loss = model.train_on_batch(x, y)
+    loss = loss[0] if isinstance(loss, (list, tuple)) else loss
+    assert np.isfinite(loss)
+    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
