@@ -40,9 +40,9 @@ def bn_relu(x):
     return layers.Activation("relu")(x)
 
 
-def residual_block(x, filters, stride, l2, dropout=0.0):
+def residual_block(x, filters, stride, l2):
     """BN-ReLU-conv3x3-BN-ReLU-conv3x3, added to the input (through a 1x1 convolution where the shape
-    changes). ``dropout`` between the convolutions is Wide-ResNet's option."""
+    changes)."""
     activated = bn_relu(x)
     if stride != 1 or x.shape[-1] != filters:
         shortcut = conv(filters, 1, stride, l2)(activated)
@@ -50,30 +50,33 @@ def residual_block(x, filters, stride, l2, dropout=0.0):
         shortcut = x
     y = conv(filters, 3, stride, l2)(activated)
     y = bn_relu(y)
-    if dropout:
-        y = layers.Dropout(dropout)(y)
     y = conv(filters, 3, 1, l2)(y)
     return layers.Add()([shortcut, y])
 
 
-def build_model(data, weight_decay, depth=DEPTH):
-    if depth < 8 or (depth - 2) % 6:
-        raise train.OptionError(f"--depth {depth}: a pre-activation ResNet has 6n+2 layers (20, 32, 44, 56, 110)")
-    n = (depth - 2) // 6
+def preact_resnet(data, weight_decay, blocks, widths, name):
+    """A 3x3 convolution with 16 filters, one stage of ``blocks`` residual blocks per width (each stage after
+    the first halves the image), then BN-ReLU, global average pooling and the classifier."""
     l2 = regularizers.l2(weight_decay)
     inputs = keras.Input(shape=data.image_shape)
     x = layers.Normalization(mean=data.mean, variance=data.std**2)(inputs)
     x = RandomCropFlip(padding=4)(x)
     x = conv(16, 3, 1, l2)(x)
-    for stage, filters in enumerate([16, 32, 64]):
-        for block in range(n):
+    for stage, filters in enumerate(widths):
+        for block in range(blocks):
             stride = 2 if stage > 0 and block == 0 else 1
             x = residual_block(x, filters, stride, l2)
     x = bn_relu(x)
     x = layers.GlobalAveragePooling2D()(x)
     outputs = layers.Dense(data.num_classes, activation="softmax", kernel_initializer="he_normal",
                            kernel_regularizer=l2, dtype="float32")(x)
-    return keras.Model(inputs, outputs, name=f"resnet{depth}")
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_model(data, weight_decay, depth=DEPTH):
+    if depth < 8 or (depth - 2) % 6:
+        raise train.OptionError(f"--depth {depth}: a pre-activation ResNet has 6n+2 layers (20, 32, 44, 56, 110)")
+    return preact_resnet(data, weight_decay, blocks=(depth - 2) // 6, widths=[16, 32, 64], name=f"resnet{depth}")
 
 
 if __name__ == "__main__":

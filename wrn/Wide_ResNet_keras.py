@@ -1,7 +1,7 @@
 """Wide Residual Network (Zagoruyko and Komodakis, "Wide Residual Networks", 2016).
 
-Adds over resnet/ResNet_keras.py: width instead of depth. The same pre-activation blocks (imported from the
-ResNet script), but each stage has k times more filters (16k, 32k, 64k after a 16-filter first convolution)
+Adds over resnet/ResNet_keras.py: width instead of depth. The same pre-activation network (imported from
+the ResNet script), but each stage has k times more filters (16k, 32k, 64k after a 16-filter first convolution)
 and the network is much shallower: WRN-d-k has (d-4)/6 blocks per stage. A wide, shallow network does the
 same work in fewer, larger convolutions, which a GPU runs far more efficiently, and it is more accurate
 than a thin, deep one with the same number of parameters.
@@ -15,11 +15,8 @@ Reference test accuracy after 200 epochs: 95.13 / 95.78 % (WRN-16-8 / WRN-28-10)
 """
 
 from cifar_common import train
-from cifar_common.augment import RandomCropFlip
-import keras
-from keras import layers, regularizers
 
-resnet = train.import_script("resnet/ResNet_keras.py")  # conv, bn_relu and residual_block
+resnet = train.import_script("resnet/ResNet_keras.py")  # the pre-activation ResNet, built to any width
 
 EPOCHS = 200
 BATCH_SIZE = 128
@@ -33,21 +30,9 @@ WIDTH = 10
 def build_model(data, weight_decay, depth=DEPTH, width=WIDTH):
     if depth < 10 or (depth - 4) % 6:
         raise train.OptionError(f"--depth {depth}: a wide ResNet has 6n+4 layers (16, 22, 28, 40)")
-    n = (depth - 4) // 6
-    l2 = regularizers.l2(weight_decay)
-    inputs = keras.Input(shape=data.image_shape)
-    x = layers.Normalization(mean=data.mean, variance=data.std**2)(inputs)
-    x = RandomCropFlip(padding=4)(x)
-    x = resnet.conv(16, 3, 1, l2)(x)
-    for stage, filters in enumerate([16 * width, 32 * width, 64 * width]):
-        for block in range(n):
-            stride = 2 if stage > 0 and block == 0 else 1
-            x = resnet.residual_block(x, filters, stride, l2)
-    x = resnet.bn_relu(x)
-    x = layers.GlobalAveragePooling2D()(x)
-    outputs = layers.Dense(data.num_classes, activation="softmax", kernel_initializer="he_normal",
-                           kernel_regularizer=l2, dtype="float32")(x)
-    return keras.Model(inputs, outputs, name=f"wrn_{depth}_{width}")
+    # The ResNet of resnet/ResNet_keras.py with k times the filters and (depth - 4) / 6 blocks per stage.
+    return resnet.preact_resnet(data, weight_decay, blocks=(depth - 4) // 6,
+                                widths=[16 * width, 32 * width, 64 * width], name=f"wrn_{depth}_{width}")
 
 
 if __name__ == "__main__":
