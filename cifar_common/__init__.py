@@ -6,6 +6,7 @@
 * ``devices``   multi-device training, mixed precision
 * ``cli``       the command line every script shares
 * ``outputs``   the run folder: history, curves, summary
+* ``macs``      multiply-accumulates per image of a model
 * ``train``     ``train.main``, which a script calls with its model builder and hyperparameters
 """
 
