@@ -66,7 +66,8 @@ def main(build_model, *, doc, epochs, batch_size, lr, weight_decay, lr_schedule=
 
 def _resume_args(args, p, argv):
     """The arguments of the run in ``args.resume``, with the machine flags of this command line."""
-    conflicting = cli.explicit_flags(p, argv) - {"resume", *cli.MACHINE_FLAGS}
+    given = cli.explicit_flags(p, argv)
+    conflicting = given - {"resume", *cli.MACHINE_FLAGS}
     if conflicting:
         flags = ", ".join("--" + f.replace("_", "-") for f in sorted(conflicting))
         raise outputs.OutputError(f"{flags}: a resumed run keeps its own arguments (only --data-dir and --gpus "
@@ -78,7 +79,7 @@ def _resume_args(args, p, argv):
         raise outputs.OutputError(f"{args.resume}: summary.json holds no arguments to resume with")
     saved = dict(summary["arguments"])
     for flag in cli.MACHINE_FLAGS:
-        if flag in cli.explicit_flags(p, argv):
+        if flag in given:
             saved[flag] = getattr(args, flag)
     saved["resume"] = args.resume
     return type(args)(**saved), summary
