@@ -71,7 +71,7 @@ def test_ctrl_c_says_how_to_resume(small_cifar10, tmp_path):
     args = [sys.executable, os.path.join(ROOT, "lenet/LeNet_dp_keras.py"), "--data-dir", small_cifar10,
             "--subset", "1024", "--epochs", "50", "--output-dir", run_dir]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "KERAS_BACKEND": "jax"})
+                            env={**os.environ, "KERAS_BACKEND": "tensorflow"})
     deadline = time.time() + 300
     while _epochs_done(run_dir) < 1 and proc.poll() is None and time.time() < deadline:
         time.sleep(0.02)
