@@ -14,28 +14,28 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def _positive_int(text):
+def positive_int(text):
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
     return value
 
 
-def _non_negative_int(text):
+def non_negative_int(text):
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
     return value
 
 
-def _positive_float(text):
+def positive_float(text):
     value = float(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
     return value
 
 
-def _non_negative_float(text):
+def non_negative_float(text):
     value = float(text)
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
@@ -43,16 +43,23 @@ def _non_negative_float(text):
 
 
 # Types get a readable name in argparse's "invalid ... value" messages.
-for _fn, _name in [(_positive_int, "positive integer"), (_non_negative_int, "non-negative integer"),
-                   (_positive_float, "positive number"), (_non_negative_float, "non-negative number")]:
+for _fn, _name in [(positive_int, "positive integer"), (non_negative_int, "non-negative integer"),
+                   (positive_float, "positive number"), (non_negative_float, "non-negative number")]:
     _fn.__name__ = _name
 
 
-def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_schedule, options=None):
+def tool_parser(script, description):
+    """The parser of a helper script that trains nothing (plots, comparisons): the same one-line errors."""
+    return _Parser(prog=os.path.basename(script), description=description,
+                   formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
+
+
+def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_schedule, options=None,
+           runs=False):
     """The argument parser of ``script`` with its defaults shown in ``--help``.
 
     ``options`` are the script's own model flags, ``{"depth": (110, "help text")}`` for ``--depth``; their
-    type is that of the default.
+    type is that of the default. ``runs`` adds ``--runs N`` (several seeded runs in one command).
     """
     p = _Parser(
         prog=os.path.basename(script),
@@ -61,18 +68,27 @@ def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_sche
         allow_abbrev=False,
     )
     t = p.add_argument_group("training (defaults: this script's reference hyperparameters)")
-    t.add_argument("--epochs", type=_positive_int, default=epochs, metavar="N", help=f"epochs to train (default: {epochs})")
-    t.add_argument("--batch-size", type=_positive_int, default=batch_size, metavar="N",
+    t.add_argument("--epochs", type=positive_int, default=epochs, metavar="N", help=f"epochs to train (default: {epochs})")
+    t.add_argument("--batch-size", type=positive_int, default=batch_size, metavar="N",
                    help=f"global batch size, split across the devices (default: {batch_size})")
-    t.add_argument("--lr", type=_positive_float, default=lr, metavar="RATE",
+    t.add_argument("--lr", type=positive_float, default=lr, metavar="RATE",
                    help=f"base learning rate of SGD with Nesterov momentum 0.9 (default: {lr})")
-    t.add_argument("--weight-decay", type=_non_negative_float, default=weight_decay, metavar="L2",
+    t.add_argument("--weight-decay", type=non_negative_float, default=weight_decay, metavar="L2",
                    help=f"L2 penalty on the weights, 0 for none (default: {weight_decay})")
     t.add_argument("--lr-schedule", choices=sorted(schedules.SCHEDULES), default=lr_schedule,
                    help="step: the script's step decay, scaled to --epochs; cosine: cosine annealing to 0; "
-                        f"htd: hyperbolic-tangent decay, L=-6, U=3 (default: {lr_schedule})")
+                        f"htd: hyperbolic-tangent decay from --htd-lower to --htd-upper (default: {lr_schedule})")
+    t.add_argument("--htd-lower", type=float, default=schedules.HTD_LOWER, metavar="L",
+                   help=f"HTD's tanh argument at the first epoch; lower keeps the base rate longer "
+                        f"(default: {schedules.HTD_LOWER:g})")
+    t.add_argument("--htd-upper", type=float, default=schedules.HTD_UPPER, metavar="U",
+                   help=f"HTD's tanh argument at the end; higher ends nearer 0 (default: {schedules.HTD_UPPER:g})")
     t.add_argument("--seed", type=int, default=0, metavar="N",
                    help="seed of weights, augmentation and data splits; same seed, same run (default: 0)")
+    if runs:
+        t.add_argument("--runs", type=positive_int, default=1, metavar="N",
+                       help="train N runs one after another, with seeds --seed, --seed+1, ...; run i starts "
+                            "from the same weights whatever the schedule (default: 1)")
 
     d = p.add_argument_group("data")
     d.add_argument("--dataset", choices=sorted(data.LAYOUTS), default="cifar10",
@@ -80,14 +96,14 @@ def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_sche
     d.add_argument("--data-dir", metavar="PATH",
                    help="local copy: the official cifar-10-batches-py folder or cifar-10-python.tar.gz "
                         "(or a folder holding one); default: download through keras.datasets")
-    d.add_argument("--subset", type=_positive_int, metavar="N",
+    d.add_argument("--subset", type=positive_int, metavar="N",
                    help="train on only N training images (quick runs)")
-    d.add_argument("--val-split", type=_non_negative_int, default=0, metavar="N",
+    d.add_argument("--val-split", type=non_negative_int, default=0, metavar="N",
                    help="hold out N training images for validation (e.g. 5000); the test set is then "
                         "evaluated once, at the end (default: 0, validate on the test set)")
 
     h = p.add_argument_group("hardware")
-    h.add_argument("--gpus", type=_non_negative_int, metavar="N",
+    h.add_argument("--gpus", type=non_negative_int, metavar="N",
                    help="number of GPUs (default: all visible); 0 trains on the CPU; with no GPU, N >= 2 "
                         "trains N replicas on the CPU")
     h.add_argument("--mixed-precision", action="store_true",
@@ -96,14 +112,19 @@ def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_sche
     if options:
         m = p.add_argument_group("model (this script's own flags)")
         for name, (default, text) in options.items():
-            m.add_argument("--" + name.replace("_", "-"), type=_positive_int if isinstance(default, int) else
+            m.add_argument("--" + name.replace("_", "-"), type=positive_int if isinstance(default, int) else
                            type(default), default=default, metavar="N" if isinstance(default, int) else "X",
                            help=f"{text} (default: {default})")
 
     o = p.add_argument_group("outputs")
-    o.add_argument("--output-dir", metavar="DIR",
-                   help="a new folder for this run's outputs (default: runs/<script>-<date>-<time>); "
-                        "an existing, non-empty folder is refused")
+    if runs:
+        o.add_argument("--output-dir", metavar="DIR",
+                       help="the study folder (default: runs/<script>-<date>-<time>); each run writes "
+                            "DIR/seed-<seed>/, which must not exist yet (other seeds' folders may)")
+    else:
+        o.add_argument("--output-dir", metavar="DIR",
+                       help="a new folder for this run's outputs (default: runs/<script>-<date>-<time>); "
+                            "an existing, non-empty folder is refused")
     o.add_argument("--resume", metavar="DIR",
                    help="continue the interrupted run in DIR from its last finished epoch, with its arguments")
     return p

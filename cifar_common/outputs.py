@@ -44,6 +44,17 @@ def check_output_dir(output_dir):
         raise OutputError(f"{path}: exists and is not a folder")
 
 
+def fresh_run_path(script):
+    """``runs/<script>-<date>-<time>`` (with ``-2``, ``-3``... if taken), not created yet."""
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = os.path.abspath(os.path.join("runs", f"{script}-{stamp}"))
+    path, n = base, 1
+    while os.path.exists(path):
+        n += 1
+        path = f"{base}-{n}"
+    return path
+
+
 def new_run_dir(output_dir, script):
     """Creates a fresh run folder; never reuses one that holds anything."""
     if output_dir:
@@ -51,16 +62,13 @@ def new_run_dir(output_dir, script):
         path = os.path.abspath(output_dir)
         os.makedirs(path, exist_ok=True)
         return path
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = os.path.abspath(os.path.join("runs", f"{script}-{stamp}"))
-    path, n = base, 1
     while True:
+        path = fresh_run_path(script)
         try:
             os.makedirs(path)
             return path
-        except FileExistsError:
-            n += 1
-            path = f"{base}-{n}"
+        except FileExistsError:  # another run took the name between the check and now
+            continue
 
 
 def read_summary(run_dir):
@@ -116,6 +124,7 @@ class HistoryWriter(keras.callbacks.Callback):
         self.columns = ["epoch", "learning_rate", "loss", "accuracy",
                         f"{held_out}_loss", f"{held_out}_accuracy", "seconds"]
         self.first_epoch = None  # the 0-based epoch this process started at
+        self.first_batch_loss = None  # the loss of the run's first batch (when this process ran it)
         self.train_seconds = []  # training part of each epoch run by this process (no validation)
 
     def _keep_rows_before(self, epoch):
@@ -132,6 +141,10 @@ class HistoryWriter(keras.callbacks.Callback):
             self._keep_rows_before(epoch)
         self.epoch_start = time.perf_counter()
         self.train_end = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.first_batch_loss is None and self.first_epoch == 0 and batch == 0 and logs:
+            self.first_batch_loss = float(logs["loss"])
 
     def on_test_begin(self, logs=None):
         if self.train_end is None:

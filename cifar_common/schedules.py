@@ -17,6 +17,9 @@ import keras
 # a hundredth after: (epoch of a 200-epoch run, multiple of the base rate) pairs.
 REFERENCE_STEPS = ((81, 0.1), (122, 0.01))
 REFERENCE_EPOCHS = 200
+# HTD's bounds: the tanh argument runs from HTD_LOWER at the first epoch to HTD_UPPER at the end.
+HTD_LOWER = -6.0
+HTD_UPPER = 3.0
 
 
 def step(lr, epochs, steps=REFERENCE_STEPS, reference_epochs=REFERENCE_EPOCHS):
@@ -45,7 +48,7 @@ def cosine(lr, epochs):
     return schedule
 
 
-def htd(lr, epochs, lower=-6.0, upper=3.0):
+def htd(lr, epochs, lower=HTD_LOWER, upper=HTD_UPPER):
     """Hyperbolic-tangent decay (Hsueh et al., arXiv 1806.01593): lr/2 * (1 - tanh(L + (U - L) * t / T))."""
 
     def schedule(epoch):
@@ -55,12 +58,17 @@ def htd(lr, epochs, lower=-6.0, upper=3.0):
 
 
 SCHEDULES = {"step": step, "cosine": cosine, "htd": htd}
+# One colour per schedule, the same in every figure (htd/plot_schedules.py, htd/compare.py), in this order.
+COLOURS = {"step": "tab:blue", "cosine": "tab:orange", "htd": "tab:green"}
 
 
-def callback(name, lr, epochs, steps=REFERENCE_STEPS, reference_epochs=REFERENCE_EPOCHS):
+def callback(name, lr, epochs, steps=REFERENCE_STEPS, reference_epochs=REFERENCE_EPOCHS, htd_lower=HTD_LOWER,
+             htd_upper=HTD_UPPER):
     """The ``LearningRateScheduler`` for the schedule called ``name`` (step, cosine or htd)."""
     if name == "step":
         schedule = step(lr, epochs, steps, reference_epochs)
+    elif name == "htd":
+        schedule = htd(lr, epochs, htd_lower, htd_upper)
     else:
         schedule = SCHEDULES[name](lr, epochs)
     return keras.callbacks.LearningRateScheduler(schedule)

@@ -6,6 +6,8 @@ progress bar and the learning-rate schedule, writes the run folder (see ``output
 accuracy as its last line. Bad input ends in one line on stderr and a non-zero exit status.
 """
 
+import argparse
+import functools
 import importlib.util
 import os
 import platform
@@ -41,7 +43,7 @@ def import_script(path):
 
 
 def main(build_model, *, doc, epochs, batch_size, lr, weight_decay, lr_schedule="step",
-         lr_steps=schedules.REFERENCE_STEPS, options=None, argv=None):
+         lr_steps=schedules.REFERENCE_STEPS, options=None, runs=False, argv=None):
     """Trains ``build_model(data, weight_decay, **options)`` as the command line asks; returns the summary.
 
     ``build_model`` receives the loaded ``data.Data`` (for its image shape, class count and channel
@@ -49,19 +51,53 @@ def main(build_model, *, doc, epochs, batch_size, lr, weight_decay, lr_schedule=
     uncompiled ``keras.Model``; it raises ``OptionError`` for flag values it cannot build. The keyword
     arguments are the script's defaults; ``lr_steps`` are its step-decay boundaries, in epochs of a run of
     the default length; ``options`` its own flags, ``{"depth": (110, "help text")}`` for ``--depth``.
+    ``runs=True`` adds ``--runs N``: N runs with seeds --seed, --seed+1, ... in DIR/seed-<seed>/ of the
+    study folder DIR; returns the list of their summaries.
     """
     options = options or {}
     script = os.path.splitext(os.path.basename(sys.argv[0]))[0]
     argv = sys.argv[1:] if argv is None else list(argv)
     p = cli.parser(sys.argv[0], doc, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                   lr_schedule=lr_schedule, options=options)
+                   lr_schedule=lr_schedule, options=options, runs=runs)
     args = p.parse_args(argv)
+    run = functools.partial(_run, build_model, p=p, argv=argv, script=script, reference_epochs=epochs,
+                            lr_steps=lr_steps, option_names=list(options))
     try:
-        return _run(build_model, args, p, argv, script, reference_epochs=epochs, lr_steps=lr_steps,
-                    option_names=list(options))
+        if runs and not args.resume:
+            return _several_runs(run, args, p, script)
+        return run(args)
     except _KNOWN_ERRORS as e:
         print(f"{p.prog}: error: {e}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)
+
+
+def _several_runs(run, args, p, script):
+    """Runs ``args.runs`` seeded runs, each in its own ``seed-<seed>`` folder of the study folder."""
+    study = os.path.abspath(args.output_dir) if args.output_dir else outputs.fresh_run_path(script)
+    seeds = [args.seed + i for i in range(args.runs)]
+    folders = [os.path.join(study, f"seed-{seed}") for seed in seeds]
+    for folder in folders:
+        if os.path.exists(folder):
+            raise outputs.OutputError(f"{folder}: exists; a study never overwrites a run (choose other --seed "
+                                      "values, or continue that run with --resume)")
+    summaries = []
+    for i, (seed, folder) in enumerate(zip(seeds, folders)):
+        print(f"run {i + 1} of {len(seeds)}: seed {seed}")
+        try:
+            summaries.append(run(argparse.Namespace(**{**vars(args), "seed": seed, "runs": 1,
+                                                       "output_dir": folder})))
+        except SystemExit as e:
+            if e.code == EXIT_INTERRUPTED and i + 1 < len(seeds):
+                print(f"then the remaining runs: python {sys.argv[0]} --seed {seed + 1} --runs "
+                      f"{len(seeds) - i - 1} --output-dir {study} (with this command's other flags)",
+                      file=sys.stderr)
+            raise
+    accuracies = sorted(100 * s["test_accuracy"] for s in summaries)
+    print(f"study folder: {study}")
+    print(f"Test accuracy: median {statistics.median(accuracies):.2f} % over {len(accuracies)} "
+          f"run{'s' if len(accuracies) != 1 else ''} (min {accuracies[0]:.2f}, max {accuracies[-1]:.2f}; "
+          f"{script}, {args.lr_schedule})")
+    return summaries
 
 
 def _resume_args(args, p, argv):
@@ -77,7 +113,7 @@ def _resume_args(args, p, argv):
         raise outputs.OutputError(f"{args.resume}: that run has finished; nothing to resume")
     if not isinstance(summary.get("arguments"), dict):
         raise outputs.OutputError(f"{args.resume}: summary.json holds no arguments to resume with")
-    saved = dict(summary["arguments"])
+    saved = {**vars(p.parse_args([])), **summary["arguments"]}  # flags added since then keep their defaults
     for flag in cli.MACHINE_FLAGS:
         if flag in given:
             saved[flag] = getattr(args, flag)
@@ -85,7 +121,7 @@ def _resume_args(args, p, argv):
     return type(args)(**saved), summary
 
 
-def _run(build_model, args, p, argv, script, reference_epochs, lr_steps, option_names):
+def _run(build_model, args, *, p, argv, script, reference_epochs, lr_steps, option_names):
     started = time.perf_counter()
     previous = None
     if args.resume:
@@ -95,6 +131,9 @@ def _run(build_model, args, p, argv, script, reference_epochs, lr_steps, option_
     # Everything that can fail on bad input happens before the run folder is created.
     if not args.resume:
         outputs.check_output_dir(args.output_dir)
+    if args.lr_schedule == "htd" and not args.htd_lower < args.htd_upper:
+        raise OptionError(f"--htd-lower {args.htd_lower:g} --htd-upper {args.htd_upper:g}: the lower bound must "
+                          "be below the upper one")
     dataset = data.load(args.dataset, args.data_dir, subset=args.subset, val_split=args.val_split,
                         seed=args.seed)
     hardware = devices.setup(args.gpus)
@@ -156,7 +195,8 @@ def _run(build_model, args, p, argv, script, reference_epochs, lr_steps, option_
 
     history = outputs.HistoryWriter(run_dir, held_out)
     callbacks = [
-        schedules.callback(args.lr_schedule, args.lr, args.epochs, lr_steps, reference_epochs),
+        schedules.callback(args.lr_schedule, args.lr, args.epochs, lr_steps, reference_epochs, args.htd_lower,
+                           args.htd_upper),
         history,  # after the scheduler, which puts the epoch's learning rate into the logs
         # Two checkpoints, so that a kill while one is being written leaves the previous one to resume from.
         keras.callbacks.BackupAndRestore(os.path.join(run_dir, outputs.BACKUP), double_checkpoint=True),
@@ -192,6 +232,10 @@ def _run(build_model, args, p, argv, script, reference_epochs, lr_steps, option_
         test_accuracy = rows[-1]["test_accuracy"]
     model.save(os.path.join(run_dir, outputs.MODEL))
     steady = history.train_seconds[1:] or history.train_seconds  # the first epoch includes compilation
+    # The loss of the very first batch, before any update: runs that start from the same weights and see the
+    # same first batch (same seed) have the same value, whatever their learning-rate schedule.
+    summary["first_batch_loss"] = (history.first_batch_loss if history.first_batch_loss is not None
+                                   else (previous or {}).get("first_batch_loss"))
     if args.resume:
         summary["resumed_from_epoch"] = args.epochs if history.first_epoch is None else history.first_epoch
     summary.update({

@@ -85,3 +85,13 @@ def summary_of(run_dir):
 
 def check_ok(proc):
     assert proc.returncode == 0, f"exit {proc.returncode}\n--- stdout\n{proc.stdout[-3000:]}\n--- stderr\n{proc.stderr[-3000:]}"
+
+
+def one_line_error(proc, *needles):
+    """The process failed on bad input the way the scripts promise: exit 2, one ``: error:`` line on stderr
+    holding each of ``needles``, no traceback."""
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if ": error:" in line]
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]

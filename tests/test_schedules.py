@@ -51,3 +51,9 @@ def test_schedules_decrease():
         values = [cb.schedule(e) for e in range(50)]
         assert all(b <= a for a, b in zip(values, values[1:])), name
         assert values[0] == pytest.approx(0.1, rel=1e-4) and values[-1] < 0.01, name
+
+
+def test_callback_passes_the_htd_bounds():
+    cb = schedules.callback("htd", 0.1, 200, htd_lower=-4, htd_upper=4)
+    assert cb.schedule(100) == pytest.approx(0.05)
+    assert schedules.callback("htd", 0.1, 200).schedule(100) == pytest.approx(0.05 * (1 - math.tanh(-1.5)))

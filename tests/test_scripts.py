@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import LENET_SCRIPTS, ROOT, check_ok, run_script, summary_of
+from conftest import LENET_SCRIPTS, ROOT, check_ok, one_line_error, run_script, summary_of
 
 HISTORY_COLUMNS = ["epoch", "learning_rate", "loss", "accuracy", "test_loss", "test_accuracy", "seconds"]
 
@@ -95,7 +95,7 @@ def test_architecture_help_shows_its_own_flags(small_cifar10):
     text = " ".join(proc.stdout.split())
     assert "--depth N" in text and "--growth-rate N" in text and "(default: 100)" in text and "(default: 250)" in text
     proc = run_script("resnet/ResNet_keras.py", "--depth", "21", "--data-dir", small_cifar10)
-    _one_line_error(proc, "--depth 21", "6n+2")
+    one_line_error(proc, "--depth 21", "6n+2")
 
 
 @pytest.mark.parametrize("backend", ["jax", "torch"])
@@ -121,25 +121,17 @@ def test_help_explains_every_flag_with_the_script_defaults():
     assert "(default: 0.0)" in " ".join(proc.stdout.split())
 
 
-def _one_line_error(proc, *needles):
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if ": error:" in line]
-    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-
-
 def test_bad_flag_value_is_one_line(tmp_path):
     proc = run_script("lenet/LeNet_keras.py", "--lr-schedule", "linear")
-    _one_line_error(proc, "--lr-schedule", "linear", "cosine")
+    one_line_error(proc, "--lr-schedule", "linear", "cosine")
     proc = run_script("lenet/LeNet_keras.py", "--epochs", "0")
-    _one_line_error(proc, "--epochs")
+    one_line_error(proc, "--epochs")
 
 
 def test_bad_data_is_one_line_and_leaves_no_output(tmp_path):
     run_dir = tmp_path / "run"
     proc = run_script("lenet/LeNet_keras.py", "--data-dir", str(tmp_path / "missing"), "--output-dir", str(run_dir))
-    _one_line_error(proc, "missing", "no such file or folder")
+    one_line_error(proc, "missing", "no such file or folder")
     assert not run_dir.exists()
 
 
@@ -149,7 +141,7 @@ def test_output_folder_is_never_overwritten(small_cifar10, tmp_path):
     (run_dir / "precious.txt").write_text("an earlier run")
     proc = run_script("lenet/LeNet_keras.py", "--data-dir", small_cifar10, "--subset", "128", "--epochs", "1",
                       "--output-dir", str(run_dir))
-    _one_line_error(proc, "not empty")
+    one_line_error(proc, "not empty")
     assert os.listdir(run_dir) == ["precious.txt"]
 
 

@@ -1,0 +1,156 @@
+"""htd/: the schedule-study script end to end, the schedule plot and the comparison of run folders."""
+
+import csv
+import json
+import math
+import os
+
+import pytest
+
+from conftest import check_ok, one_line_error, run_script, summary_of
+
+STUDY = "htd/ResNet_schedules_keras.py"
+
+
+@pytest.fixture(scope="module")
+def study(tiny_cifar10, tmp_path_factory):
+    """2 runs x 3 schedules x 1 epoch of the study script (ResNet-8 on tiny data), as htd/README.md runs it."""
+    root = tmp_path_factory.mktemp("study")
+    procs = {}
+    for schedule in ("step", "cosine", "htd"):
+        procs[schedule] = run_script(STUDY, "--data-dir", tiny_cifar10, "--depth", "8", "--epochs", "1",
+                                     "--runs", "2", "--lr-schedule", schedule,
+                                     "--output-dir", str(root / "cifar10" / schedule), backend="jax")
+    return root, procs
+
+
+def test_study_trains_every_run_of_every_schedule(study):
+    root, procs = study
+    for schedule, proc in procs.items():
+        check_ok(proc)
+        folder = root / "cifar10" / schedule
+        assert sorted(os.listdir(folder)) == ["seed-0", "seed-1"]
+        accuracies = []
+        for seed in (0, 1):
+            summary = summary_of(str(folder / f"seed-{seed}"))
+            assert summary["finished"] and summary["epochs"] == 1 and summary["parameters"] == 78_330
+            assert summary["arguments"]["seed"] == seed and summary["arguments"]["lr_schedule"] == schedule
+            assert summary["arguments"]["runs"] == 1  # a run folder resumes as one run
+            accuracies.append(100 * summary["test_accuracy"])
+        last = proc.stdout.strip().splitlines()[-1]
+        assert last.startswith("Test accuracy: median ") and "over 2 runs" in last
+        assert f"{sum(accuracies) / 2:.2f} %" in last  # the median of two is their mean
+    # Each schedule's first-epoch rate reached the optimizer (history.csv).
+    first_rate = {}
+    for schedule in procs:
+        with open(root / "cifar10" / schedule / "seed-0" / "history.csv", newline="") as f:
+            first_rate[schedule] = float(next(csv.DictReader(f))["learning_rate"])
+    assert first_rate["step"] == pytest.approx(0.1) and first_rate["cosine"] == pytest.approx(0.1)
+    assert first_rate["htd"] == pytest.approx(0.05 * (1 - math.tanh(-6)))
+
+
+def test_a_run_index_starts_every_schedule_from_the_same_weights(study):
+    """The loss of the first batch (before any update) is identical across schedules for a run index, and
+    differs between run indices (other weights, other batch)."""
+    root, _ = study
+    loss = {(s, seed): summary_of(str(root / "cifar10" / s / f"seed-{seed}"))["first_batch_loss"]
+            for s in ("step", "cosine", "htd") for seed in (0, 1)}
+    for seed in (0, 1):
+        assert loss[("step", seed)] == loss[("cosine", seed)] == loss[("htd", seed)]
+    assert loss[("step", 0)] != loss[("step", 1)]
+
+
+def test_compare_draws_and_tabulates_the_study(study, tmp_path):
+    root, _ = study
+    proc = run_script("htd/compare.py", str(root), "--output-dir", str(tmp_path))
+    check_ok(proc)
+    _check_png(tmp_path / "comparison.png")
+    rows = [line for line in (tmp_path / "comparison.md").read_text().splitlines() if line.startswith("| cifar10")]
+    assert [row.split(" | ")[2] for row in rows] == ["step", "cosine", "htd"]
+    assert all(row.split(" | ")[3] == "2" for row in rows)
+
+
+def test_study_never_overwrites_a_run(study, tiny_cifar10):
+    root, _ = study
+    proc = run_script(STUDY, "--data-dir", tiny_cifar10, "--depth", "8", "--epochs", "1", "--seed", "1",
+                      "--output-dir", str(root / "cifar10" / "htd"))
+    one_line_error(proc, "seed-1", "exists")
+    proc = run_script(STUDY, "--data-dir", tiny_cifar10, "--htd-lower", "3", "--htd-upper", "-6")
+    one_line_error(proc, "--htd-lower 3", "below")
+
+
+def test_study_help_explains_its_flags():
+    proc = run_script(STUDY, "--help")
+    check_ok(proc)
+    text = " ".join(proc.stdout.split())
+    for needle in ("--runs N", "--htd-lower L", "--htd-upper U", "--depth N", "(default: 50)", "(default: -6)",
+                   "(default: 3)", "(default: htd)", "seed-<seed>"):
+        assert needle in text, needle
+
+
+def _check_png(path):
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert os.path.getsize(path) > 5000
+
+
+def test_plot_schedules(tmp_path):
+    path = tmp_path / "schedules.png"
+    proc = run_script("htd/plot_schedules.py", "--epochs", "100", "--lr", "0.05", "--output", str(path))
+    check_ok(proc)
+    _check_png(path)
+    proc = run_script("htd/plot_schedules.py", "--output", str(path))
+    one_line_error(proc, "exists", "--overwrite")
+    check_ok(run_script("htd/plot_schedules.py", "--output", str(path), "--overwrite"))
+
+
+def _fake_run(folder, dataset, schedule, seed, accuracy, epochs=200, depth=50, finished=True):
+    """A run folder as the study script writes it, with a made-up final test accuracy."""
+    os.makedirs(folder)
+    summary = {"script": "ResNet_schedules_keras", "finished": finished, "epochs": epochs,
+               "arguments": {"dataset": dataset, "lr_schedule": schedule, "seed": seed, "depth": depth},
+               "data": {"train_images": 50000}, "test_accuracy": accuracy}
+    with open(os.path.join(folder, "summary.json"), "w") as f:
+        json.dump(summary, f)
+    with open(os.path.join(folder, "history.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["epoch", "learning_rate", "loss", "accuracy", "test_loss", "test_accuracy", "seconds"])
+        for e in range(1, epochs + 1):
+            w.writerow([e, 0.1 / e, 2.0 / e, 0.5, 1.0, accuracy * e / epochs, 1.0])
+
+
+def test_compare_on_synthetic_runs(tmp_path):
+    runs = tmp_path / "runs"
+    finals = {("cifar10", "step"): [0.93, 0.931, 0.925], ("cifar10", "htd"): [0.94, 0.935, 0.936],
+              ("cifar100", "cosine"): [0.70, 0.71, 0.72]}
+    for (dataset, schedule), accuracies in finals.items():
+        for seed, accuracy in enumerate(accuracies):
+            _fake_run(runs / dataset / schedule / f"seed-{seed}", dataset, schedule, seed, accuracy)
+    _fake_run(runs / "cifar10" / "cosine" / "seed-0", "cifar10", "cosine", 0, 0.5, finished=False)
+    _fake_run(runs / "short" / "seed-0", "cifar10", "step", 0, 0.8, epochs=20, depth=20)
+    out = tmp_path / "out"
+    proc = run_script("htd/compare.py", str(runs), "--output-dir", str(out))
+    check_ok(proc)
+    assert "skipped (unfinished)" in proc.stdout and "cosine" + os.sep + "seed-0" in proc.stdout
+    _check_png(out / "comparison.png")
+    table = (out / "comparison.md").read_text()
+    assert table in proc.stdout
+    rows = {tuple(c.strip() for c in line.strip("|").split("|")[:3]): line
+            for line in table.splitlines() if line.startswith("| cifar")}
+    assert rows[("cifar10", "ResNet_schedules_keras depth 50, 200 epochs", "step")].endswith(
+        "| 3 | 93.00 % | 92.50 % | 93.10 % | 93.09 % |")
+    assert rows[("cifar10", "ResNet_schedules_keras depth 50, 200 epochs", "htd")].endswith(
+        "| 3 | 93.60 % | 93.50 % | 94.00 % | 93.58 % |")
+    assert rows[("cifar100", "ResNet_schedules_keras depth 50, 200 epochs", "cosine")].endswith(
+        "| 3 | 71.00 % | 70.00 % | 72.00 % | 70.07 % |")
+    # Another set-up is its own group, with no reference beside it.
+    assert rows[("cifar10", "ResNet_schedules_keras depth 20, 20 epochs", "step")].endswith(
+        "| 1 | 80.00 % | 80.00 % | 80.00 % | — |")
+    assert len(rows) == 4
+    proc = run_script("htd/compare.py", str(runs), "--output-dir", str(out))
+    one_line_error(proc, "comparison", "exists", "--overwrite")
+    proc = run_script("htd/compare.py", str(tmp_path / "nothing-here"))
+    one_line_error(proc, "nothing-here", "no such folder")
+    (tmp_path / "empty").mkdir()
+    proc = run_script("htd/compare.py", str(tmp_path / "empty"))
+    one_line_error(proc, "no finished run")
