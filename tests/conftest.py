@@ -51,6 +51,17 @@ def write_cifar10(folder, per_batch=40, test=60, numpy1=True):
     return folder
 
 
+def write_cifar100(folder, train=30, test=10):
+    """Writes a tiny CIFAR-100 in the official layout (train, test, meta; fine labels)."""
+    os.makedirs(folder, exist_ok=True)
+    for name, n, seed in [("train", train, 1), ("test", test, 2)]:
+        with open(os.path.join(folder, name), "wb") as f:
+            f.write(official_pickle(batch_dict(n, seed, 100, b"fine_labels")))
+    with open(os.path.join(folder, "meta"), "wb") as f:
+        f.write(official_pickle({b"fine_label_names": [b"c%d" % i for i in range(100)]}))
+    return folder
+
+
 def write_archive(folder, archive):
     """Packs an official folder into a .tar.gz with the official inner folder name."""
     with tarfile.open(archive, "w:gz") as tar:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from cifar_common import data
-from conftest import REAL_CIFAR10, batch_dict, official_pickle, write_archive, write_cifar10
+from conftest import REAL_CIFAR10, batch_dict, official_pickle, write_archive, write_cifar10, write_cifar100
 
 
 def test_folder_gives_shapes_dtypes_and_labels(tiny_cifar10):
@@ -211,11 +211,7 @@ def test_failed_download_points_to_data_dir(monkeypatch):
 
 
 def test_cifar100_layout(tmp_path):
-    folder = tmp_path / "cifar-100-python"
-    folder.mkdir()
-    for name, n, seed in [("train", 30, 1), ("test", 10, 2)]:
-        (folder / name).write_bytes(official_pickle(batch_dict(n, seed, 100, b"fine_labels")))
-    (folder / "meta").write_bytes(official_pickle({b"fine_label_names": [b"c%d" % i for i in range(100)]}))
+    write_cifar100(str(tmp_path / "cifar-100-python"))
     d = data.load("cifar100", data_dir=str(tmp_path))
     assert d.num_classes == 100 and d.x_train.shape == (30, 32, 32, 3) and d.class_names[5] == "c5"
     assert d.y_train.max() < 100

@@ -1,0 +1,325 @@
+"""Makes every figure of doc/ from real CIFAR-10: the PNGs in doc/figures/.
+
+    python doc/make_figures.py --data-dir ../shared/data/cifar10/cifar-10-batches-py --overwrite
+
+Three figures need no training (the pixel histograms, the augmented images, a sample of each class), one
+builds the networks without training them (their size and cost), and the rest come from eight short runs
+of lenet/LeNet_dp_da_wd_keras.py, started as a user starts them (their folders are kept under --runs-dir):
+the reference run (TensorFlow, step schedule, weight decay 1e-4), two other weight decays, two other
+schedules, the JAX and PyTorch backends, and JAX with mixed precision. Every run uses the same seed, so the
+runs differ by the one thing the figure is about. With the defaults (10000 training images, 15 epochs) it
+takes about 15 minutes on a 2-core CPU.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from cifar_common import cli, data, outputs, train
+
+DOC = os.path.dirname(os.path.abspath(__file__))
+LENET = "lenet/LeNet_dp_da_wd_keras.py"
+
+# The short runs: name -> (backend, extra flags). "reference" is the script as it is.
+RUNS = {
+    "reference": ("tensorflow", []),
+    "no-weight-decay": ("tensorflow", ["--weight-decay", "0"]),
+    "weight-decay-1e-3": ("tensorflow", ["--weight-decay", "1e-3"]),
+    "cosine": ("tensorflow", ["--lr-schedule", "cosine"]),
+    "htd": ("tensorflow", ["--lr-schedule", "htd"]),
+    "jax": ("jax", []),
+    "torch": ("torch", []),
+    "jax-mixed-precision": ("jax", ["--mixed-precision"]),
+}
+
+# The networks of the zoo at the sizes of the results table, with the reference collection's accuracy (%).
+ZOO = [
+    ("LeNet-5", "lenet/LeNet_dp_da_wd_keras.py", {}, 76.23),
+    ("NiN-BN", "nin/Network_in_Network_bn_keras.py", {}, 91.63),
+    ("VGG-19", "vgg/Vgg19_keras.py", {}, 93.53),
+    ("ResNet-20", "resnet/ResNet_keras.py", {"depth": 20}, 91.82),
+    ("ResNet-110", "resnet/ResNet_keras.py", {"depth": 110}, 93.93),
+    ("WRN-16-8", "wrn/Wide_ResNet_keras.py", {"depth": 16, "width": 8}, 95.13),
+    ("WRN-28-10", "wrn/Wide_ResNet_keras.py", {"depth": 28, "width": 10}, 95.78),
+    ("DenseNet-BC-100-12", "densenet/DenseNet_keras.py", {"depth": 100, "growth_rate": 12}, 94.91),
+    ("DenseNet-BC-160-24", "densenet/DenseNet_keras.py", {"depth": 160, "growth_rate": 24}, 95.90),
+    ("ResNeXt-29 4x64d", "resnext/ResNeXt_keras.py", {"cardinality": 4, "base_width": 64}, 95.19),
+    ("SE-ResNeXt-29 4x64d", "senet/SENet_keras.py", {"cardinality": 4, "base_width": 64}, 95.60),
+]
+
+CHANNELS = [("red", "tab:red"), ("green", "tab:green"), ("blue", "tab:blue")]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path):
+    fig.tight_layout()
+    fig.savefig(path, dpi=72)
+    _pyplot().close(fig)
+    print(f"wrote {path}")
+
+
+# --- figures from the data alone -------------------------------------------------------------------------
+
+
+def standardisation(d, path):
+    """Per-channel histograms of the training pixels, raw (0-255) and after (x - mean) / std."""
+    plt = _pyplot()
+    flat = d.x_train.reshape(-1, 3)
+    fig, (raw, std) = plt.subplots(1, 2, figsize=(10, 3.4))
+    for c, (name, colour) in enumerate(CHANNELS):
+        counts = np.bincount(flat[:, c], minlength=256) / len(flat)
+        values = np.arange(256)
+        raw.step(values, counts, color=colour, label=f"{name}: mean {d.mean[c]:.1f}, std {d.std[c]:.1f}")
+        # Standardisation maps value v to (v - mean) / std: the same counts on a shifted, rescaled axis
+        # (each bin 1/std wide, so the density is counts * std).
+        std.step((values - d.mean[c]) / d.std[c], counts * d.std[c], color=colour, label=name)
+    raw.set(title="raw pixels", xlabel="value (0-255)", ylabel="fraction of pixels")
+    std.set(title="after per-channel standardisation", xlabel="(value - mean) / std", ylabel="density")
+    for ax in (raw, std):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def augmentation(d, path, images=5, draws=6):
+    """Each row: one training image, then ``draws`` crop-and-flip augmentations of it (4-pixel padding)."""
+    from cifar_common.augment import RandomCropFlip
+
+    plt = _pyplot()
+    rng = np.random.default_rng(0)
+    picks = rng.choice(len(d.x_train), images, replace=False)
+    layer = RandomCropFlip(padding=4, seed=0)
+    batch = np.repeat(d.x_train[picks].astype("float32"), draws, axis=0)
+    augmented = np.asarray(layer(batch, training=True)).reshape(images, draws, 32, 32, 3)
+    fig, axes = plt.subplots(images, draws + 1, figsize=(1.2 * (draws + 1), 1.25 * images))
+    for row, i in enumerate(picks):
+        axes[row, 0].imshow(d.x_train[i])
+        axes[row, 0].set_title(d.class_names[d.y_train[i]] if row == 0 else "", fontsize=8)
+        axes[row, 0].set_ylabel(d.class_names[d.y_train[i]], fontsize=8)
+        for k in range(draws):
+            axes[row, k + 1].imshow(augmented[row, k].clip(0, 255).astype("uint8"))
+    axes[0, 0].set_title("original", fontsize=8)
+    for k in range(draws):
+        axes[0, k + 1].set_title(f"draw {k + 1}", fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    _save(fig, path)
+
+
+def samples(d, path, per_class=8):
+    """``per_class`` training images of each class, as read from --data-dir, with the file's class names."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(d.num_classes, per_class, figsize=(0.9 * per_class, 0.95 * d.num_classes))
+    for c in range(d.num_classes):
+        for k, i in enumerate(np.flatnonzero(d.y_train == c)[:per_class]):
+            axes[c, k].imshow(d.x_train[i])
+        axes[c, 0].set_ylabel(d.class_names[c], fontsize=8, rotation=0, ha="right", va="center")
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    _save(fig, path)
+
+
+def architectures(path):
+    """Parameters, multiply-accumulates per image and reference accuracy of each network at its table size
+    (built, not trained)."""
+    import keras
+
+    from cifar_common import macs
+
+    class Shape:  # what a model builder reads from data.Data, without the data
+        image_shape, num_classes = (32, 32, 3), 10
+        mean, std = np.full(3, 120.0), np.full(3, 64.0)
+
+    rows = []
+    for name, script, flags, reference in ZOO:
+        model = train.import_script(script).build_model(Shape, 1e-4, **flags)
+        rows.append((name, model.count_params(), macs.per_image(model), reference))
+        keras.backend.clear_session()
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2), sharey=True)
+    names = [r[0] for r in rows]
+    for ax, k, title, log, fmt in [(axes[0], 1, "parameters", True, lambda v: f"{v / 1e6:.2f} M"),
+                                   (axes[1], 2, "multiply-accumulates per image", True, lambda v: f"{v / 1e6:,.2f} M" if v < 1e8 else f"{v / 1e6:,.0f} M"),
+                                   (axes[2], 3, "reference test accuracy (%)", False, lambda v: f"{v:.2f}")]:
+        values = [r[k] for r in rows]
+        ax.barh(names, values, color="tab:blue" if k < 3 else "tab:green")
+        for y, v in enumerate(values):
+            ax.annotate(fmt(v), (v, y), xytext=(3, -3), textcoords="offset points", fontsize=7)
+        ax.set(title=title, xscale="log" if log else "linear")
+        if not log:
+            ax.set_xlim(70, 100)
+        ax.grid(alpha=0.3, axis="x")
+    axes[0].invert_yaxis()
+    _save(fig, path)
+    return rows
+
+
+# --- figures from short training runs --------------------------------------------------------------------
+
+
+def train_runs(runs_dir, data_dir, subset, epochs):
+    """Runs the LeNet script once per entry of RUNS; returns {name: (summary, history rows, folder)}."""
+    results = {}
+    for name, (backend, flags) in RUNS.items():
+        folder = os.path.join(runs_dir, name)
+        command = [sys.executable, os.path.join(train.REPO_ROOT, LENET), "--subset", str(subset), "--epochs",
+                   str(epochs), "--output-dir", folder, *flags] + (["--data-dir", data_dir] if data_dir else [])
+        print(f"training {name} ({backend}): {' '.join(command[1:])}", flush=True)
+        started = time.perf_counter()
+        proc = subprocess.run(command, env={**os.environ, "KERAS_BACKEND": backend}, capture_output=True, text=True)
+        if proc.returncode:
+            raise RuntimeError(f"{name}: the training run failed (exit {proc.returncode}): "
+                               f"{(proc.stderr.strip().splitlines() or ['?'])[-1]}")
+        print(f"  {proc.stdout.strip().splitlines()[-1]} in {time.perf_counter() - started:.0f} s", flush=True)
+        results[name] = (outputs.read_summary(folder), outputs.read_history(folder), folder)
+    return results
+
+
+def _curves(ax, results, names, column, labels=None, scale=1.0):
+    for name in names:
+        history = results[name][1]
+        ax.plot([r["epoch"] for r in history], [scale * r[column] for r in history],
+                label=(labels or {}).get(name, name))
+    ax.set_xlabel("epoch")
+    ax.grid(alpha=0.3)
+
+
+def weight_decay(results, path):
+    """The trained weights of three weight decays: their distribution and each layer's L2 norm."""
+    import keras
+
+    import cifar_common  # noqa: F401  (registers the augmentation layer for loading)
+
+    plt = _pyplot()
+    names = {"no-weight-decay": "0", "reference": "1e-4 (the script)", "weight-decay-1e-3": "1e-3"}
+    fig, (hist, norms, acc) = plt.subplots(1, 3, figsize=(14, 3.6))
+    width = 0.8 / len(names)
+    for k, (name, label) in enumerate(names.items()):
+        model = keras.saving.load_model(os.path.join(results[name][2], outputs.MODEL))
+        kernels = [(layer.name, np.asarray(layer.kernel)) for layer in model.layers if hasattr(layer, "kernel")]
+        values = np.concatenate([w.ravel() for _, w in kernels])
+        hist.hist(values, bins=120, range=(-0.5, 0.5), histtype="step", lw=1.5, label=f"L2 {label}")
+        norms.bar(np.arange(len(kernels)) + k * width, [np.linalg.norm(w) for _, w in kernels], width,
+                  label=f"L2 {label}")
+        keras.backend.clear_session()
+    norms.set_xticks(np.arange(len(kernels)) + width, [n for n, _ in kernels], rotation=30, fontsize=8)
+    hist.set(yscale="log", xlabel="weight value", ylabel="weights", title="all kernel weights after training")
+    norms.set(ylabel="L2 norm", title="each layer's kernel norm")
+    _curves(acc, results, names, "test_accuracy", {n: f"L2 {label}" for n, label in names.items()}, 100)
+    acc.set(ylabel="test accuracy (%)", title="test accuracy")
+    for ax in (hist, norms, acc):
+        ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def schedules_figure(results, path):
+    plt = _pyplot()
+    names = {"reference": "step", "cosine": "cosine", "htd": "htd"}
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+    for ax, column, title, scale in [(axes[0], "learning_rate", "learning rate", 1),
+                                     (axes[1], "test_accuracy", "test accuracy (%)", 100),
+                                     (axes[2], "loss", "training loss", 1)]:
+        _curves(ax, results, names, column, names, scale)
+        ax.set(ylabel=title)
+        ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def backends(results, path):
+    """The same script and seed on three backends (and mixed precision on JAX): accuracy and time."""
+    plt = _pyplot()
+    names = {"reference": "TensorFlow", "jax": "JAX", "torch": "PyTorch", "jax-mixed-precision": "JAX, bfloat16"}
+    fig, (acc, speed) = plt.subplots(1, 2, figsize=(11, 3.6))
+    _curves(acc, results, names, "test_accuracy", names, 100)
+    acc.set(ylabel="test accuracy (%)", title="same script, same seed")
+    acc.legend(fontsize=8)
+    seconds = [results[n][0]["seconds_per_epoch"] for n in names]
+    speed.barh(list(names.values()), seconds, color="tab:gray")
+    for y, s in enumerate(seconds):
+        speed.annotate(f"{s:.1f} s", (s, y), xytext=(3, -3), textcoords="offset points", fontsize=8)
+    speed.set(xlabel="seconds per epoch (median)", title="time per epoch on this machine")
+    speed.invert_yaxis()
+    _save(fig, path)
+
+
+def mixed_precision(results, path):
+    plt = _pyplot()
+    names = {"jax": "float32", "jax-mixed-precision": "mixed bfloat16"}
+    fig, (loss, acc) = plt.subplots(1, 2, figsize=(10, 3.4))
+    _curves(loss, results, names, "loss", names)
+    loss.set(ylabel="training loss")
+    _curves(acc, results, names, "test_accuracy", names, 100)
+    acc.set(ylabel="test accuracy (%)")
+    for ax in (loss, acc):
+        ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+FIGURES = ["standardisation.png", "augmentation.png", "samples.png", "architectures.png", "weight_decay.png",
+           "schedules.png", "backends.png", "mixed_precision.png", "curves.png"]
+
+
+def main(argv=None):
+    p = cli.tool_parser(sys.argv[0], __doc__)
+    p.add_argument("--data-dir", metavar="PATH",
+                   help="local copy of CIFAR-10 (the official folder or archive); default: keras.datasets")
+    p.add_argument("--output-dir", default=os.path.join(DOC, "figures"), metavar="DIR",
+                   help="where the PNGs go (default: doc/figures)")
+    p.add_argument("--runs-dir", metavar="DIR",
+                   help="a new folder for the training runs (default: runs/make_figures-<date>-<time>)")
+    p.add_argument("--subset", type=cli.positive_int, default=10000, metavar="N",
+                   help="training images of each run (default: 10000)")
+    p.add_argument("--epochs", type=cli.positive_int, default=15, metavar="N", help="epochs of each run (default: 15)")
+    p.add_argument("--overwrite", action="store_true", help="replace the PNGs in --output-dir (refused otherwise)")
+    args = p.parse_args(argv)
+    existing = [f for f in FIGURES if os.path.exists(os.path.join(args.output_dir, f))]
+    if existing and not args.overwrite:
+        p.error(f"{os.path.join(args.output_dir, existing[0])}: exists; pass --overwrite to replace the figures")
+    try:
+        outputs.check_output_dir(args.runs_dir)
+        d = data.load(data_dir=args.data_dir)
+        runs_dir = os.path.abspath(args.runs_dir) if args.runs_dir else outputs.fresh_run_path("make_figures")
+    except (data.DataError, outputs.OutputError) as e:
+        print(f"{p.prog}: error: {e}", file=sys.stderr)
+        sys.exit(2)
+    out = args.output_dir
+    os.makedirs(out, exist_ok=True)
+    standardisation(d, os.path.join(out, "standardisation.png"))
+    augmentation(d, os.path.join(out, "augmentation.png"))
+    samples(d, os.path.join(out, "samples.png"))
+    for name, params, cost, reference in architectures(os.path.join(out, "architectures.png")):
+        print(f"  {name}: {params:,} parameters, {cost / 1e6:,.0f} M MACs per image, reference {reference:.2f} %")
+    try:
+        results = train_runs(runs_dir, args.data_dir, args.subset, args.epochs)
+    except RuntimeError as e:
+        print(f"{p.prog}: error: {e}", file=sys.stderr)
+        sys.exit(1)
+    weight_decay(results, os.path.join(out, "weight_decay.png"))
+    schedules_figure(results, os.path.join(out, "schedules.png"))
+    backends(results, os.path.join(out, "backends.png"))
+    mixed_precision(results, os.path.join(out, "mixed_precision.png"))
+    shutil.copyfile(os.path.join(results["reference"][2], outputs.CURVES), os.path.join(out, "curves.png"))
+    print(f"wrote {os.path.join(out, 'curves.png')} (the reference run's own curves.png)")
+    print("test accuracy of each run (the doc pages quote these):")
+    for name, (summary, history, folder) in results.items():
+        print(f"  {name}: {100 * summary['test_accuracy']:.2f} % after {summary['epochs']} epochs, "
+              f"{summary['seconds_per_epoch']:.1f} s/epoch ({summary['backend']}, {summary['dtype_policy']})")
+    print(f"runs: {runs_dir}")
+
+
+if __name__ == "__main__":
+    main()
