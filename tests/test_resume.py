@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from conftest import ROOT, check_ok, run_script, summary_of
 
 EPOCHS = 8
@@ -66,12 +68,17 @@ def test_resume_refuses_a_finished_run_and_other_arguments(small_cifar10, tmp_pa
     assert proc.returncode == 2 and "summary.json" in proc.stderr
 
 
-def test_ctrl_c_says_how_to_resume(small_cifar10, tmp_path):
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_ctrl_c_says_how_to_resume(backend, small_cifar10, tmp_path):
     run_dir = str(tmp_path / "run")
     args = [sys.executable, os.path.join(ROOT, "lenet/LeNet_dp_keras.py"), "--data-dir", small_cifar10,
             "--subset", "1024", "--epochs", "50", "--output-dir", run_dir]
+    # A process started in the background by a non-interactive shell (as CI may start the suite) inherits
+    # SIGINT *ignored*, and Python then installs no KeyboardInterrupt handler; a user's Ctrl-C reaches a
+    # foreground process, so the run starts with SIGINT at its default, as it would in a terminal.
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "KERAS_BACKEND": "tensorflow"})
+                            env={**os.environ, "KERAS_BACKEND": backend},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 300
     while _epochs_done(run_dir) < 1 and proc.poll() is None and time.time() < deadline:
         time.sleep(0.02)
