@@ -6,13 +6,13 @@ random draws from a ``keras.random.SeedGenerator``:
 
 * ``select``: the padded image, then one ``ops.where`` per offset row and per offset column (16 selects on
   the whole batch; the collection's layer up to issue 8);
-* ``gather``: no padding at all: each output pixel's source index (row, mirrored column) is computed, and one
-  ``ops.take`` fetches every pixel from the batch seen as a list of pixels; a mask zeroes the pixels that
-  fall in the padding (the collection's layer since issue 8);
-* ``gather_per_image``, ``gather_elements``, ``gather_vmap``: the same gather kept within each image
-  (``ops.take_along_axis`` by pixel or by element, or ``ops.take`` under ``ops.vectorized_map``), which lets
-  a data-parallel JAX step keep every image on its own device (the batch-wide ``gather`` makes XLA gather
-  the batch onto every device first);
+* ``gather_batch``: no padding at all: each output pixel's source index (row, mirrored column) is computed,
+  and one ``ops.take`` fetches every pixel from the batch seen as a list of pixels; a mask zeroes the pixels
+  that fall in the padding;
+* ``gather_vmap``, ``gather_per_image``, ``gather_elements``: the same gather kept within each image
+  (``ops.take`` under ``ops.vectorized_map``, the collection's layer since issue 8, or
+  ``ops.take_along_axis`` by pixel or by element), which lets a data-parallel JAX step keep every image on
+  its own device (for ``gather_batch`` XLA first copies the whole batch onto every device);
 * ``matmul``: the same source rows and columns as 0/1 selection matrices, applied with two ``ops.einsum``
   (exact in any float dtype: each output is one pixel times 1 plus zeros);
 * ``shift``: the select chain as a barrel shifter: shifts of 1, 2, 4 and 8 pixels, each kept or not by one
@@ -41,7 +41,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import cifar_common  # noqa: E402,F401
 from cifar_common import cli  # noqa: E402
-from cifar_common.augment import random_crop_flip  # noqa: E402  the "gather" variant
+from cifar_common.augment import random_crop_flip  # noqa: E402  the "gather_vmap" variant
 import keras  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
@@ -106,14 +106,13 @@ def gather_elements(images, padding, seed):
     return ops.where(ops.expand_dims(inside, 3), pixels, ops.zeros((), images.dtype))
 
 
-def gather_vmap(images, padding, seed):
+def gather_batch(images, padding, seed):
     rows, cols = _sources(images, padding, seed)
     batch, height, width, channels = ops.shape(images)
     inside = ops.expand_dims((rows >= 0) & (rows < height), 2) & ops.expand_dims((cols >= 0) & (cols < width), 1)
-    pixel = (ops.expand_dims(ops.clip(rows, 0, height - 1) * width, 2)
-             + ops.expand_dims(ops.clip(cols, 0, width - 1), 1))  # (B, H, W): pixel within its own image
-    flat = ops.reshape(images, (batch, height * width, channels))
-    pixels = ops.vectorized_map(lambda pair: ops.take(pair[0], pair[1], axis=0), (flat, pixel))
+    first_row = ops.arange(batch)[:, None] * height + ops.clip(rows, 0, height - 1)  # row in the whole batch
+    index = ops.expand_dims(first_row * width, 2) + ops.expand_dims(ops.clip(cols, 0, width - 1), 1)
+    pixels = ops.take(ops.reshape(images, (-1, channels)), index, axis=0)
     return ops.where(ops.expand_dims(inside, 3), pixels, ops.zeros((), images.dtype))
 
 
@@ -144,8 +143,8 @@ def shift(images, padding, seed):
     return x
 
 
-VARIANTS = {"select": select, "gather": random_crop_flip, "gather_per_image": gather_per_image,
-            "gather_elements": gather_elements, "gather_vmap": gather_vmap, "matmul": matmul,
+VARIANTS = {"select": select, "gather_batch": gather_batch, "gather_vmap": random_crop_flip,
+            "gather_per_image": gather_per_image, "gather_elements": gather_elements, "matmul": matmul,
             "shift": shift}
 
 

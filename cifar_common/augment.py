@@ -8,13 +8,13 @@ alike, compiled wherever the training step is. Keras's own ``RandomCrop``/``Rand
 not used on purpose: they are marked non-jittable, which silently switches compilation off for the whole
 model (measured over 100 times slower on JAX, ../shared/gpu/README.md).
 
-The window is cut with one gather of source pixels, which is exact (pixels are copied, never computed) and
-the cheapest of the four ways measured by ``benchmarks/augment_variants.py`` on the CPU: 3.5 ms a batch of
-128 on TensorFlow (7 % of a LeNet-5 training step), 0.4 ms on JAX, 2.3 ms on PyTorch, where a chain of 16
-selects over the padded batch took 39, 6.4 and 11.6 ms (benchmarks/README.md). Under JAX data parallelism,
-XLA cannot tell that each image's pixels come from that image, so it gathers the batch's images onto every
-device first (about 1.5 MB a step at batch 128); a per-image gather avoids that but costs twice as much on
-TensorFlow's CPU path.
+The window is cut with a gather of source pixels within each image: exact (pixels are copied, never
+computed), and with a single batch-wide gather the cheapest of the seven ways that
+``benchmarks/augment_variants.py`` measures on the CPU (benchmarks/README.md): a few milliseconds a batch
+of 128 on TensorFlow and PyTorch (under 10 % of a LeNet-5 training step), under one on JAX, where the chain
+of 16 selects over the padded batch used before took 39 ms on TensorFlow (80 % of the step). Of the two,
+the per-image gather is kept: a batch-wide one makes XLA copy the whole batch onto every device of a
+data-parallel JAX step first, since it cannot tell that each image's pixels stay in that image.
 
 Put the layer in a model right after the input preprocessing; it acts only when ``training=True``
 (``model.fit``) and passes images through unchanged in ``evaluate`` and ``predict``.
@@ -42,10 +42,13 @@ def random_crop_flip(images, padding, seed):
     inside = (ops.expand_dims((rows >= 0) & (rows < height), 2)
               & ops.expand_dims((cols >= 0) & (cols < width), 1))  # (batch, height, width)
 
-    # One gather fetches every output pixel (all its channels) from the batch seen as a list of pixels.
-    first_row = ops.arange(batch)[:, None] * height + ops.clip(rows, 0, height - 1)  # row in the whole batch
-    index = ops.expand_dims(first_row * width, 2) + ops.expand_dims(ops.clip(cols, 0, width - 1), 1)
-    pixels = ops.take(ops.reshape(images, (-1, channels)), index, axis=0)  # (batch, height, width, channels)
+    # Each image fetches its output pixels (all channels of each) from its own list of pixels with one gather;
+    # vectorized_map runs that over the batch as one batched gather, which keeps each image on its device
+    # under data parallelism.
+    pixel = (ops.expand_dims(ops.clip(rows, 0, height - 1) * width, 2)
+             + ops.expand_dims(ops.clip(cols, 0, width - 1), 1))  # (batch, height, width): index in its image
+    flat = ops.reshape(images, (batch, height * width, channels))
+    pixels = ops.vectorized_map(lambda pair: ops.take(pair[0], pair[1], axis=0), (flat, pixel))
     return ops.where(ops.expand_dims(inside, 3), pixels, ops.zeros((), images.dtype))
 
 
