@@ -4,7 +4,8 @@
         summary.json   arguments, backend, devices, parameters, test accuracy, timings (written at the start,
                        completed at the end: "finished": true)
         history.csv    one row per epoch: epoch, learning_rate, loss, accuracy, test_ or val_ loss and
-                       accuracy, seconds
+                       accuracy, seconds (wall time since the previous row: training, evaluation and the
+                       callbacks, the backup of the previous epoch included)
         curves.png     loss, accuracy and learning rate by epoch, training and test (or validation) together
         model.keras    the trained model: ``import cifar_common`` then ``keras.saving.load_model(path)``; with
                        --val-split, the model of the epoch with the best validation accuracy
@@ -114,6 +115,10 @@ def restored_epoch(run_dir):
 class HistoryWriter(keras.callbacks.Callback):
     """Appends one row per finished epoch to history.csv and keeps the training time of each epoch.
 
+    A row's ``seconds`` is the wall time since the previous row was written (for the first, since training
+    began): everything an epoch costs, the previous epoch's backup and progress bar included, so that the
+    rows add up to the run's training time.
+
     ``held_out`` is "test" or "val": the prefix of the held-out columns. A resumed run starts at the epoch
     its backup restored; rows written after that backup are dropped then, so every epoch appears once.
     """
@@ -126,6 +131,10 @@ class HistoryWriter(keras.callbacks.Callback):
         self.first_epoch = None  # the 0-based epoch this process started at
         self.first_batch_loss = None  # the loss of the run's first batch (when this process ran it)
         self.train_seconds = []  # training part of each epoch run by this process (no validation)
+        self.mark = None  # when the previous row was written, or training began
+
+    def on_train_begin(self, logs=None):
+        self.mark = time.perf_counter()
 
     def _keep_rows_before(self, epoch):
         rows = [r for r in read_history(os.path.dirname(self.path)) if r["epoch"] <= epoch]
@@ -160,10 +169,11 @@ class HistoryWriter(keras.callbacks.Callback):
             "accuracy": logs.get("accuracy"),
             self.columns[4]: logs.get("val_loss"),
             self.columns[5]: logs.get("val_accuracy"),
-            "seconds": round(now - self.epoch_start, 3),
+            "seconds": round(now - self.mark, 3),
         }
         with open(self.path, "a", newline="") as f:
             csv.writer(f).writerow([_plain(values[c]) for c in self.columns])
+        self.mark = now
 
 
 def _plain(value):
