@@ -4,7 +4,7 @@ import argparse
 import os
 import sys
 
-from . import data, schedules
+from . import data, devices, schedules
 
 
 class _Parser(argparse.ArgumentParser):
@@ -106,6 +106,10 @@ def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_sche
     h.add_argument("--gpus", type=non_negative_int, metavar="N",
                    help="number of GPUs (default: all visible); 0 trains on the CPU; with no GPU, N >= 2 "
                         "trains N replicas on the CPU")
+    h.add_argument("--jit", choices=devices.JIT_CHOICES, default="auto",
+                   help="compile the training step with XLA: auto as Keras decides (on GPUs and on JAX; "
+                        "not on a CPU-only TensorFlow machine, where TensorFlow's own kernels are faster; "
+                        "PyTorch runs eagerly), on (PyTorch: torch.compile), off (default: auto)")
     h.add_argument("--mixed-precision", action="store_true",
                    help="compute in bfloat16 (float16 on GPUs older than Ampere), keep weights in float32")
 
@@ -131,7 +135,7 @@ def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_sche
 
 
 # Flags that describe the machine rather than the experiment: a resumed run may change them.
-MACHINE_FLAGS = ("data_dir", "gpus")
+MACHINE_FLAGS = ("data_dir", "gpus", "jit")
 
 
 def explicit_flags(p, argv):

@@ -30,7 +30,10 @@ class Devices:
     names: list  # the devices the replicas run on
     scope: contextlib.AbstractContextManager  # enter it while building and compiling the model
     notice: str = ""  # something the user should know, printed at start-up
-    jit: bool = True  # whether to compile the training step (XLA on TensorFlow and JAX)
+    # What --jit auto passes to model.compile: "auto" leaves it to Keras (XLA on GPUs and on JAX; on a
+    # CPU-only TensorFlow machine TensorFlow's own graph kernels, which beat XLA's CPU convolutions; PyTorch
+    # eager), False where Keras would choose XLA that cannot work or does not pay.
+    auto_jit: object = "auto"
 
     @property
     def replicas(self):
@@ -78,8 +81,11 @@ def _tensorflow(gpus):
         # run as a graph without XLA. JAX compiles its data-parallel step.
         strategy = tf.distribute.MirroredStrategy(names)
         notice = "TensorFlow with several devices: the training step runs as a graph, without XLA"
-        return Devices("tensorflow", names, strategy.scope(), notice, jit=False)
-    return Devices("tensorflow", names, contextlib.nullcontext())
+        return Devices("tensorflow", names, strategy.scope(), notice, auto_jit=False)
+    # Keras's "auto" sees the machine's GPUs, not the CPU that --gpus 0 chose: there, as on a machine
+    # without GPUs, TensorFlow's own kernels.
+    return Devices("tensorflow", names, contextlib.nullcontext(), auto_jit="auto" if physical and gpus != 0
+                   else False)
 
 
 def _jax(gpus):
@@ -120,8 +126,7 @@ def _torch(gpus):
         name = "cpu"
         if (gpus or 1) > 1:
             notice = f"PyTorch backend: training on one CPU device, not the {gpus} asked for"
-    # torch.compile is slow to start and fragile, so the PyTorch backend runs eagerly.
-    return Devices("torch", [name], contextlib.nullcontext(), notice, jit=False)
+    return Devices("torch", [name], contextlib.nullcontext(), notice)
 
 
 def setup(gpus=None):
@@ -133,6 +138,28 @@ def setup(gpus=None):
     if backend not in setups:
         raise DeviceError(f"unsupported Keras backend '{backend}' (use tensorflow, jax or torch)")
     return setups[backend](gpus)
+
+
+JIT_CHOICES = ("auto", "on", "off")
+
+
+def jit_compile(devices, jit):
+    """The ``jit_compile`` argument of ``model.compile`` for ``--jit`` (auto, on or off)."""
+    if jit == "off":
+        return False
+    if jit == "on":
+        if devices.backend == "tensorflow" and devices.replicas > 1:
+            raise DeviceError("--jit on: XLA cannot compile TensorFlow's step on several devices (keras-team/keras "
+                              "issue 19005); use --jit auto, or the JAX backend")
+        return True
+    return devices.auto_jit
+
+
+def describe_step(backend, jit):
+    """How the training step runs, in a few words, for the start-up line."""
+    if jit:
+        return "torch.compile" if backend == "torch" else "XLA"
+    return "TensorFlow graph, no XLA" if backend == "tensorflow" else "eager, not compiled"
 
 
 def _compute_capability(devices):

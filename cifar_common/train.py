@@ -106,8 +106,8 @@ def _resume_args(args, p, argv):
     conflicting = given - {"resume", *cli.MACHINE_FLAGS}
     if conflicting:
         flags = ", ".join("--" + f.replace("_", "-") for f in sorted(conflicting))
-        raise outputs.OutputError(f"{flags}: a resumed run keeps its own arguments (only --data-dir and --gpus "
-                                  "may change)")
+        raise outputs.OutputError(f"{flags}: a resumed run keeps its own arguments (only --data-dir, --gpus "
+                                  "and --jit may change)")
     summary = outputs.read_summary(args.resume)
     if summary.get("finished"):
         raise outputs.OutputError(f"{args.resume}: that run has finished; nothing to resume")
@@ -145,6 +145,7 @@ def _run(build_model, args, *, p, argv, script, reference_epochs, lr_steps, opti
     policy = devices.mixed_precision_policy(hardware) if args.mixed_precision else "float32"
     keras.config.set_dtype_policy(policy)
     keras.utils.set_random_seed(args.seed)
+    jit_compile = devices.jit_compile(hardware, args.jit)
 
     with hardware.scope:
         model = build_model(dataset, args.weight_decay, **{name: getattr(args, name) for name in option_names})
@@ -152,7 +153,7 @@ def _run(build_model, args, *, p, argv, script, reference_epochs, lr_steps, opti
             optimizer=keras.optimizers.SGD(learning_rate=args.lr, momentum=0.9, nesterov=True),
             loss=keras.losses.SparseCategoricalCrossentropy(),
             metrics=["accuracy"],
-            jit_compile=hardware.jit,  # XLA where it works (see devices.py); summary.json records the outcome
+            jit_compile=jit_compile,  # --jit; summary.json records what Keras resolved it to
         )
     params = model.count_params()
     macs_per_image = macs.per_image(model)
@@ -188,7 +189,8 @@ def _run(build_model, args, *, p, argv, script, reference_epochs, lr_steps, opti
 
     print(f"{script}: {model.name}, {params:,} parameters, {macs_per_image / 1e6:,.1f} M multiply-accumulates "
           f"per image; {keras.backend.backend()} on "
-          f"{', '.join(hardware.names)}; {policy}; compiled step: {'yes' if model.jit_compile else 'no'}")
+          f"{', '.join(hardware.names)}; {policy}; training step: "
+          f"{devices.describe_step(keras.backend.backend(), model.jit_compile)}")
     print(f"data: {args.dataset} from {dataset.source}: {len(dataset.x_train)} training, "
           f"{summary['data']['validation_images']} validation, {len(dataset.x_test)} test images")
     print(f"run folder: {run_dir}" + (" (resuming from its last backup)" if args.resume else ""))

@@ -85,11 +85,23 @@ def test_layer_acts_only_in_training():
     assert not np.array_equal(ops.convert_to_numpy(layer(x, training=True)), ops.convert_to_numpy(x))
 
 
-def test_layer_keeps_the_training_step_compiled(tmp_path):
+def _classifier(augment):
     inputs = keras.Input((32, 32, 3))
-    x = RandomCropFlip(seed=1)(inputs)
+    x = RandomCropFlip(seed=1)(inputs) if augment else inputs
     outputs = keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(x))
-    model = keras.Model(inputs, outputs)
+    return keras.Model(inputs, outputs)
+
+
+def test_layer_keeps_the_training_step_compiled(tmp_path):
+    # Left to Keras ("auto"), the layer changes nothing: Keras compiles the model with it exactly where it
+    # compiles the model without it (always on JAX; on TensorFlow only with a GPU; never on PyTorch).
+    plain, model = _classifier(False), _classifier(True)
+    for m in (plain, model):
+        m.compile("sgd", "sparse_categorical_crossentropy", jit_compile="auto")
+    assert model.jit_compile == plain.jit_compile
+    if keras.backend.backend() == "jax":
+        assert model.jit_compile is True
+    # Asked for XLA (TensorFlow, JAX), the step trains compiled.
     jit = keras.backend.backend() != "torch"
     model.compile("sgd", "sparse_categorical_crossentropy", jit_compile=jit)
     model.fit(np.zeros((8, 32, 32, 3), "float32"), np.zeros(8, "int32"), batch_size=4, epochs=1, verbose=0)

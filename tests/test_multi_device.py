@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from conftest import check_ok, run_script, summary_of
+from conftest import check_ok, one_line_error, run_script, summary_of
 
 TWO_CPU_DEVICES = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
 
@@ -33,6 +33,13 @@ def test_jax_without_enough_devices_says_how(small_cifar10, tmp_path):
                       "--output-dir", str(tmp_path / "run"), backend="jax", env={"XLA_FLAGS": ""})
     assert proc.returncode == 2
     assert "--xla_force_host_platform_device_count=2" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_xla_on_several_tensorflow_devices_is_refused(small_cifar10, tmp_path):
+    proc = run_script("lenet/LeNet_keras.py", "--data-dir", small_cifar10, "--gpus", "2", "--jit", "on",
+                      "--output-dir", str(tmp_path / "run"))
+    one_line_error(proc, "--jit on", "several devices", "JAX")
     assert not (tmp_path / "run").exists()
 
 

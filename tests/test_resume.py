@@ -39,14 +39,16 @@ def test_killed_run_resumes_where_it_stopped(small_cifar10, tmp_path):
     assert summary_of(run_dir)["finished"] is False
     assert os.path.isdir(os.path.join(run_dir, "backup"))
 
+    # A machine flag may change on resume: --jit (on is what auto gives on JAX, so the run is the same).
     resumed = run_script("lenet/LeNet_dp_da_wd_keras.py", "--resume", run_dir, "--data-dir", small_cifar10,
-                         backend="jax")
+                         "--jit", "on", backend="jax")
     check_ok(resumed)
     summary = summary_of(run_dir)
     restored = summary["resumed_from_epoch"]
     assert killed_after - 1 <= restored <= killed_after  # the backup is written just after the history row
     assert summary["finished"] and summary["epochs"] == EPOCHS
     assert summary["arguments"]["epochs"] == EPOCHS and summary["arguments"]["subset"] == 1024
+    assert summary["arguments"]["jit"] == "on"
     with open(os.path.join(run_dir, "history.csv"), newline="") as f:
         rows = list(csv.DictReader(f))
     assert [int(r["epoch"]) for r in rows] == list(range(1, EPOCHS + 1))

@@ -29,7 +29,10 @@ def _check_run(proc, run_dir, epochs, params=62006, macs=651_720):
         assert summary["parameters"] == params
     if macs is not None:
         assert summary["macs_per_image"] == macs
-    assert summary["jit_compiled"] is (summary["backend"] != "torch")
+    # --jit auto on this CPU-only machine: XLA on JAX only (TensorFlow's own kernels, PyTorch eager).
+    jit = summary["arguments"]["jit"]
+    assert summary["jit_compiled"] is ({"on": True, "off": False}.get(jit) if jit != "auto"
+                                       else summary["backend"] == "jax")
     assert summary["parameters"] > 0 and summary["macs_per_image"] > 0
     assert 0 <= summary["test_accuracy"] <= 1 and summary["train_images_per_second"] > 0
     rows = _history(run_dir)
@@ -107,12 +110,24 @@ def test_other_backends_end_to_end(backend, small_cifar10, tmp_path):
     assert summary["backend"] == backend
 
 
+@pytest.mark.parametrize("backend,jit,compiled,step", [("tensorflow", "on", True, "training step: XLA"),
+                                                        ("jax", "off", False, "training step: eager")])
+def test_jit_flag_overrides_keras_choice(backend, jit, compiled, step, small_cifar10, tmp_path):
+    run_dir = str(tmp_path / "run")
+    proc = run_script("lenet/LeNet_dp_da_wd_keras.py", "--data-dir", small_cifar10, "--epochs", "1",
+                      "--subset", "256", "--jit", jit, "--output-dir", run_dir, backend=backend)
+    summary, _ = _check_run(proc, run_dir, epochs=1)
+    assert summary["arguments"]["jit"] == jit and summary["jit_compiled"] is compiled
+    assert step in proc.stdout
+
+
 def test_help_explains_every_flag_with_the_script_defaults():
     proc = run_script("lenet/LeNet_dp_da_wd_keras.py", "--help")
     check_ok(proc)
     text = " ".join(proc.stdout.split())
     for flag in ("--epochs", "--batch-size", "--lr", "--weight-decay", "--lr-schedule", "--dataset", "--data-dir",
-                 "--subset", "--val-split", "--output-dir", "--seed", "--gpus", "--mixed-precision", "--resume"):
+                 "--subset", "--val-split", "--output-dir", "--seed", "--gpus", "--jit", "--mixed-precision",
+                 "--resume"):
         assert flag in text, flag
     for default in ("(default: 200)", "(default: 128)", "(default: 0.05)", "(default: 0.0001)", "(default: step)"):
         assert default in text, default
@@ -126,6 +141,8 @@ def test_bad_flag_value_is_one_line(tmp_path):
     one_line_error(proc, "--lr-schedule", "linear", "cosine")
     proc = run_script("lenet/LeNet_keras.py", "--epochs", "0")
     one_line_error(proc, "--epochs")
+    proc = run_script("lenet/LeNet_keras.py", "--jit", "yes")
+    one_line_error(proc, "--jit", "yes", "auto")
 
 
 def test_bad_data_is_one_line_and_leaves_no_output(tmp_path):
