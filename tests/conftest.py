@@ -10,6 +10,10 @@ import tarfile
 import numpy as np
 import pytest
 
+# Before anything imports Keras: the test process starts TensorFlow as the scripts do (oneDNN's CPU kernels
+# on), so a model a script saved scores the same here as in that script.
+import cifar_common  # noqa: F401
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REAL_CIFAR10 = os.path.join(ROOT, "..", "shared", "data", "cifar10", "cifar-10-batches-py")
 LENET_SCRIPTS = ["LeNet_keras.py", "LeNet_dp_keras.py", "LeNet_dp_da_keras.py", "LeNet_dp_da_wd_keras.py"]
