@@ -1,4 +1,4 @@
-"""Crop-and-flip written seven ways, timed side by side inside the training step.
+"""Crop-and-flip written eight ways, timed side by side inside the training step.
 
 Every variant computes the same thing, exactly: a random 32 x 32 window of the image zero-padded by 4 pixels
 (81 offsets), mirrored left-right with probability 1/2, in ``keras.ops``, vectorised over the batch, with its
@@ -10,9 +10,11 @@ random draws from a ``keras.random.SeedGenerator``:
   and one ``ops.take`` fetches every pixel from the batch seen as a list of pixels; a mask zeroes the pixels
   that fall in the padding;
 * ``gather_vmap``, ``gather_per_image``, ``gather_elements``: the same gather kept within each image
-  (``ops.take`` under ``ops.vectorized_map``, the collection's layer since issue 8, or
-  ``ops.take_along_axis`` by pixel or by element), which lets a data-parallel JAX step keep every image on
-  its own device (for ``gather_batch`` XLA first copies the whole batch onto every device);
+  (``ops.take`` under ``ops.vectorized_map``, or ``ops.take_along_axis`` by pixel or by element), which
+  lets a data-parallel JAX step keep every image on its own device (for ``gather_batch`` XLA first copies
+  the whole batch onto every device);
+* ``gather_padded``: ``gather_vmap`` from the zero-padded image, so that no mask is needed (the
+  collection's layer, ``cifar_common/augment.py``);
 * ``matmul``: the same source rows and columns as 0/1 selection matrices, applied with two ``ops.einsum``
   (exact in any float dtype: each output is one pixel times 1 plus zeros);
 * ``shift``: the select chain as a barrel shifter: shifts of 1, 2, 4 and 8 pixels, each kept or not by one
@@ -41,7 +43,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import cifar_common  # noqa: E402,F401
 from cifar_common import cli  # noqa: E402
-from cifar_common.augment import random_crop_flip  # noqa: E402  the "gather_vmap" variant
+from cifar_common.augment import random_crop_flip  # noqa: E402  the "gather_padded" variant
 import keras  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
@@ -80,6 +82,18 @@ def _sources(images, padding, seed):
     cols = ops.arange(width)[None, :] + ops.expand_dims(across - padding, 1)
     cols = ops.where(ops.expand_dims(heads, 1), width - 1 - cols, cols)
     return rows, cols
+
+
+def gather_vmap(images, padding, seed):
+    rows, cols = _sources(images, padding, seed)
+    batch, height, width, channels = ops.shape(images)
+    inside = (ops.expand_dims((rows >= 0) & (rows < height), 2)
+              & ops.expand_dims((cols >= 0) & (cols < width), 1))
+    pixel = (ops.expand_dims(ops.clip(rows, 0, height - 1) * width, 2)
+             + ops.expand_dims(ops.clip(cols, 0, width - 1), 1))
+    flat = ops.reshape(images, (batch, height * width, channels))
+    pixels = ops.vectorized_map(lambda pair: ops.take(pair[0], pair[1], axis=0), (flat, pixel))
+    return ops.where(ops.expand_dims(inside, 3), pixels, ops.zeros((), images.dtype))
 
 
 def gather_per_image(images, padding, seed):
@@ -143,7 +157,8 @@ def shift(images, padding, seed):
     return x
 
 
-VARIANTS = {"select": select, "gather_batch": gather_batch, "gather_vmap": random_crop_flip,
+VARIANTS = {"select": select, "gather_batch": gather_batch, "gather_vmap": gather_vmap,
+            "gather_padded": random_crop_flip,
             "gather_per_image": gather_per_image, "gather_elements": gather_elements, "matmul": matmul,
             "shift": shift}
 

@@ -8,13 +8,13 @@ alike, compiled wherever the training step is. Keras's own ``RandomCrop``/``Rand
 not used on purpose: they are marked non-jittable, which silently switches compilation off for the whole
 model (measured over 100 times slower on JAX, ../shared/gpu/README.md).
 
-The window is cut with a gather of source pixels within each image: exact (pixels are copied, never
-computed), and with a single batch-wide gather the cheapest of the seven ways that
-``benchmarks/augment_variants.py`` measures on the CPU (benchmarks/README.md): a few milliseconds a batch
-of 128 on TensorFlow and PyTorch (under 10 % of a LeNet-5 training step), under one on JAX, where the chain
-of 16 selects over the padded batch used before took 39 ms on TensorFlow (80 % of the step). Of the two,
-the per-image gather is kept: a batch-wide one makes XLA copy the whole batch onto every device of a
-data-parallel JAX step first, since it cannot tell that each image's pixels stay in that image.
+The window is cut with one gather of source pixels from each zero-padded image: exact (pixels are copied,
+never computed), and the cheapest of the eight ways that ``benchmarks/augment_variants.py`` measures on the
+CPU (benchmarks/README.md): under 3 ms a batch of 128 on TensorFlow (about a tenth of a LeNet-5 training
+step), under one on JAX, where the chain of 16 selects over the padded batch used before took 40 ms on
+TensorFlow (more than the whole LeNet-5 step). The gather stays within each image: a batch-wide one makes
+XLA copy the whole batch onto every device of a data-parallel JAX step first, since it cannot tell that each
+image's pixels stay in that image.
 
 Put the layer in a model right after the input preprocessing; it acts only when ``training=True``
 (``model.fit``) and passes images through unchanged in ``evaluate`` and ``predict``.
@@ -33,23 +33,20 @@ def random_crop_flip(images, padding, seed):
     heads = keras.random.uniform((batch, 1), seed=seed) < 0.5  # mirror this image?
     offsets = keras.random.randint((batch, 2), 0, 2 * padding + 1, seed=seed)  # window's corner, 0..2*padding
 
-    # No padded copy is made: for each image, the source row of every output row and the source column of
-    # every output column (counted from the mirrored side when the image is flipped); a source outside the
-    # image lies in the zero padding.
-    rows = ops.arange(height)[None, :] + offsets[:, :1] - padding  # (batch, height)
-    cols = ops.arange(width)[None, :] + offsets[:, 1:] - padding  # (batch, width)
-    cols = ops.where(heads, width - 1 - cols, cols)
-    inside = (ops.expand_dims((rows >= 0) & (rows < height), 2)
-              & ops.expand_dims((cols >= 0) & (cols < width), 1))  # (batch, height, width)
+    # For each image, the source row of every output row and the source column of every output column in
+    # the zero-padded image (counted from the mirrored side when the image is flipped).
+    side = width + 2 * padding
+    rows = ops.arange(height)[None, :] + offsets[:, :1]  # (batch, height), 0 .. height + 2 * padding - 1
+    cols = ops.arange(width)[None, :] + offsets[:, 1:]  # (batch, width)
+    cols = ops.where(heads, side - 1 - cols, cols)
 
-    # Each image fetches its output pixels (all channels of each) from its own list of pixels with one gather;
-    # vectorized_map runs that over the batch as one batched gather, which keeps each image on its device
-    # under data parallelism.
-    pixel = (ops.expand_dims(ops.clip(rows, 0, height - 1) * width, 2)
-             + ops.expand_dims(ops.clip(cols, 0, width - 1), 1))  # (batch, height, width): index in its image
-    flat = ops.reshape(images, (batch, height * width, channels))
-    pixels = ops.vectorized_map(lambda pair: ops.take(pair[0], pair[1], axis=0), (flat, pixel))
-    return ops.where(ops.expand_dims(inside, 3), pixels, ops.zeros((), images.dtype))
+    # Each image fetches its output pixels (all channels of each) from its own list of padded pixels with one
+    # gather; vectorized_map runs that over the batch as one batched gather, which keeps each image on its
+    # device under data parallelism.
+    padded = ops.pad(images, [[0, 0], [padding, padding], [padding, padding], [0, 0]])
+    pixel = ops.expand_dims(rows * side, 2) + ops.expand_dims(cols, 1)  # (batch, height, width)
+    flat = ops.reshape(padded, (batch, (height + 2 * padding) * side, channels))
+    return ops.vectorized_map(lambda pair: ops.take(pair[0], pair[1], axis=0), (flat, pixel))
 
 
 @keras.saving.register_keras_serializable(package="cifar_common")
