@@ -4,7 +4,8 @@ Three contenders train the same network on the same data, each in a fresh proces
 
 * ``plain``: ``benchmarks/plain_keras.py``, the network without its crop-and-flip layer, compiled and fitted
   the plain Keras way (``jit_compile`` left to Keras, ``model.fit`` on the NumPy arrays, the test set as
-  validation data, no other callback);
+  validation data, no other callback), on the backend's own defaults: where TensorFlow leaves its oneDNN
+  CPU kernels off, they stay off here, while the collection turns them on (``cifar_common/__init__.py``);
 * ``plain+augment``: the same with the collection's crop-and-flip layer kept in the network;
 * ``collection``: the script itself (schedule, history, backups, run folder, progress bar: everything a
   user's run pays).
@@ -75,7 +76,8 @@ def _command(contender, args, extra, work, tag):
         common.append("--mixed-precision")
     if contender == "collection":
         run_dir = os.path.join(work, f"run-{tag}")
-        return [sys.executable, os.path.join(ROOT, args.script), *common, *extra, "--output-dir", run_dir], run_dir
+        return [sys.executable, os.path.join(ROOT, args.script), *common, *extra, "--jit", args.jit,
+                "--output-dir", run_dir], run_dir
     timings = os.path.join(work, f"{tag}.json")
     cmd = [sys.executable, os.path.join(ROOT, "benchmarks", "plain_keras.py"), args.script, *common, *extra,
            "--json", timings]
@@ -118,6 +120,16 @@ def run_contender(contender, args, extra, work, tag, env):
     }
 
 
+def accelerator():
+    """The GPU's name as nvidia-smi gives it, or "no GPU"."""
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                             text=True, timeout=30).stdout.strip().splitlines()
+    except (OSError, subprocess.SubprocessError):
+        out = []
+    return ", ".join(out) if out else "no GPU"
+
+
 def versions(backend, env):
     """The versions of Keras and the backend, read in a child process on the backend measured."""
     code = ("import keras, importlib; b = keras.backend.backend(); "
@@ -144,6 +156,8 @@ def main():
     p.add_argument("--repeats", type=cli.positive_int, default=2, metavar="N",
                    help="rounds over the three contenders (default: 2)")
     p.add_argument("--mixed-precision", action="store_true", help="every contender computes in bfloat16")
+    p.add_argument("--jit", choices=("auto", "on", "off"), default="auto",
+                   help="the collection's --jit; the plain baseline always leaves it to Keras (default: auto)")
     p.add_argument("--json", metavar="FILE", help="write the figures to FILE")
     args, extra = p.parse_known_args()
     if args.json and os.path.exists(args.json):
@@ -183,8 +197,9 @@ def main():
     report = {
         "script": args.script, "model_flags": extra, "backend": args.backend, "batch_size": args.batch_size,
         "steps": args.steps, "epochs": args.epochs, "repeats": args.repeats,
-        "mixed_precision": args.mixed_precision, "data": "synthetic" if args.synthetic else args.data_dir,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
+        "mixed_precision": args.mixed_precision, "collection_jit": args.jit,
+        "data": "synthetic" if args.synthetic else args.data_dir,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}, {accelerator()}",
         "python": platform.python_version(), **versions(args.backend, env),
         "date": time.strftime("%Y-%m-%d"), "figures": figures,
         "ratio_to_plain": ratios,
