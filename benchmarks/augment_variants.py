@@ -233,6 +233,11 @@ def time_per_batch(model, x, y, batch, epochs):
     return statistics.median(timer.seconds[1:]) / (len(x) // batch), bool(model.jit_compile)
 
 
+def _backend_version():
+    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[keras.backend.backend()]
+    return __import__(module).__version__
+
+
 def main():
     p = cli.tool_parser(sys.argv[0], __doc__)
     p.add_argument("--batch-size", type=cli.positive_int, default=128, metavar="N", help="images a batch (default: 128)")
@@ -264,8 +269,9 @@ def main():
             per_batch[name].append(seconds)
     median = {name: statistics.median(v) for name, v in per_batch.items()}
     result = {
-        "backend": keras.backend.backend(), "keras": keras.__version__, "python": platform.python_version(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores", "batch_size": args.batch_size,
+        "backend": keras.backend.backend(), "backend_version": _backend_version(), "keras": keras.__version__,
+        "python": platform.python_version(), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "date": time.strftime("%Y-%m-%d"), "batch_size": args.batch_size,
         "steps": args.steps, "rounds": args.rounds, "compiled": compiled, "exact": exact,
         "ms_per_batch": {k: round(1000 * v, 3) for k, v in median.items()},
         "augmentation_ms_per_batch": {v: round(1000 * (median[v] - median["none"]), 3) for v in variants},
@@ -274,7 +280,7 @@ def main():
     print(f"{keras.backend.backend()}, batch {args.batch_size}: LeNet-5 training step {1000 * median['lenet']:.2f} ms"
           f" a batch (compiled: {compiled['lenet']})")
     for v in variants:
-        print(f"  {v:7s} {result['augmentation_ms_per_batch'][v]:7.2f} ms a batch = "
+        print(f"  {v:16s} {result['augmentation_ms_per_batch'][v]:7.2f} ms a batch = "
               f"{100 * result['share_of_lenet_step'][v]:5.1f} % of LeNet's step; exact in float32/bfloat16: "
               f"{exact[v]['float32']}/{exact[v]['bfloat16']}")
     if args.json:

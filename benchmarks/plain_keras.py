@@ -4,8 +4,7 @@ trains it.
 It builds the network with the script's own ``build_model`` (the same layers, ``Normalization`` included) and
 replaces the crop-and-flip layer by an identity unless ``--augment`` is given; then it does what a plain Keras
 tutorial does and nothing more: ``model.compile`` with SGD and Nesterov momentum (``jit_compile`` left to
-Keras) and ``model.fit`` on the NumPy arrays, with the test set as validation data, on the backend's own
-defaults (the collection turns on TensorFlow's oneDNN kernels where TensorFlow leaves them off; this does not). No learning-rate
+Keras) and ``model.fit`` on the NumPy arrays, with the test set as validation data. No learning-rate
 schedule, no backups, no run folder: the only callback is a timer, which writes each epoch's seconds (the
 time since the previous epoch ended: training, validation and every callback) and the seconds of its
 training part as JSON.
@@ -22,8 +21,10 @@ import os
 import sys
 import time
 
-# Keras (and TensorFlow) first, with nothing set: TensorFlow starts with its own defaults, as in a user's plain
-# script. Importing cifar_common first would turn on oneDNN's CPU kernels (see cifar_common/__init__.py).
+# Keras (and TensorFlow) first, with nothing set: started by hand, TensorFlow starts with its own defaults, as
+# in a user's plain script (importing cifar_common first would turn on oneDNN's CPU kernels where TensorFlow
+# leaves them off, cifar_common/__init__.py). speed.py starts it with the collection's settings in the
+# environment, so that its ratios compare code, not settings.
 import keras
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

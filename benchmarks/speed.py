@@ -4,11 +4,15 @@ Three contenders train the same network on the same data, each in a fresh proces
 
 * ``plain``: ``benchmarks/plain_keras.py``, the network without its crop-and-flip layer, compiled and fitted
   the plain Keras way (``jit_compile`` left to Keras, ``model.fit`` on the NumPy arrays, the test set as
-  validation data, no other callback), on the backend's own defaults: where TensorFlow leaves its oneDNN
-  CPU kernels off, they stay off here, while the collection turns them on (``cifar_common/__init__.py``);
+  validation data, no other callback);
 * ``plain+augment``: the same with the collection's crop-and-flip layer kept in the network;
 * ``collection``: the script itself (schedule, history, backups, run folder, progress bar: everything a
   user's run pays).
+
+All three run with the same TensorFlow settings, the collection's: TensorFlow's oneDNN CPU kernels on
+(``cifar_common/__init__.py`` turns them on where TensorFlow leaves them off; a plain script started by hand
+on such a CPU runs without them, about 2.5 times slower on LeNet-5: benchmarks/README.md). The ratios are
+thus the cost of the collection's own code, not of a setting.
 
 Each contender runs ``--epochs`` epochs; the first (compilation) is not counted. The contenders take turns,
 ``--repeats`` rounds in a rotating order, so that a slow spell of a shared machine falls on all of them. Each
