@@ -84,50 +84,49 @@ def _sources(images, padding, seed):
     return rows, cols
 
 
-def gather_vmap(images, padding, seed):
+def _clipped_sources(images, padding, seed):
+    """For the gathers without a padded copy: each output pixel's source pixel within its image (clipped to
+    the image), and whether the source lies inside the image rather than in the zero padding; (B, H, W)."""
     rows, cols = _sources(images, padding, seed)
-    batch, height, width, channels = ops.shape(images)
-    inside = (ops.expand_dims((rows >= 0) & (rows < height), 2)
-              & ops.expand_dims((cols >= 0) & (cols < width), 1))
+    _, height, width, _ = ops.shape(images)
+    inside = ops.expand_dims((rows >= 0) & (rows < height), 2) & ops.expand_dims((cols >= 0) & (cols < width), 1)
     pixel = (ops.expand_dims(ops.clip(rows, 0, height - 1) * width, 2)
              + ops.expand_dims(ops.clip(cols, 0, width - 1), 1))
+    return pixel, inside
+
+
+def _zero_outside(pixels, inside):
+    return ops.where(ops.expand_dims(inside, 3), pixels, ops.zeros((), pixels.dtype))
+
+
+def gather_vmap(images, padding, seed):
+    pixel, inside = _clipped_sources(images, padding, seed)
+    batch, height, width, channels = ops.shape(images)
     flat = ops.reshape(images, (batch, height * width, channels))
-    pixels = ops.vectorized_map(lambda pair: ops.take(pair[0], pair[1], axis=0), (flat, pixel))
-    return ops.where(ops.expand_dims(inside, 3), pixels, ops.zeros((), images.dtype))
+    return _zero_outside(ops.vectorized_map(lambda pair: ops.take(pair[0], pair[1], axis=0), (flat, pixel)), inside)
 
 
 def gather_per_image(images, padding, seed):
-    rows, cols = _sources(images, padding, seed)
+    pixel, inside = _clipped_sources(images, padding, seed)
     batch, height, width, channels = ops.shape(images)
-    inside = ops.expand_dims((rows >= 0) & (rows < height), 2) & ops.expand_dims((cols >= 0) & (cols < width), 1)
-    index = (ops.expand_dims(ops.clip(rows, 0, height - 1) * width, 2)
-             + ops.expand_dims(ops.clip(cols, 0, width - 1), 1))  # (B, H, W): pixel within its own image
     flat = ops.reshape(images, (batch, height * width, channels))
-    pixels = ops.take_along_axis(flat, ops.reshape(index, (batch, height * width, 1)), axis=1)
-    pixels = ops.reshape(pixels, (batch, height, width, channels))
-    return ops.where(ops.expand_dims(inside, 3), pixels, ops.zeros((), images.dtype))
+    pixels = ops.take_along_axis(flat, ops.reshape(pixel, (batch, height * width, 1)), axis=1)
+    return _zero_outside(ops.reshape(pixels, (batch, height, width, channels)), inside)
 
 
 def gather_elements(images, padding, seed):
-    rows, cols = _sources(images, padding, seed)
+    pixel, inside = _clipped_sources(images, padding, seed)
     batch, height, width, channels = ops.shape(images)
-    inside = ops.expand_dims((rows >= 0) & (rows < height), 2) & ops.expand_dims((cols >= 0) & (cols < width), 1)
-    pixel = (ops.expand_dims(ops.clip(rows, 0, height - 1) * width, 2)
-             + ops.expand_dims(ops.clip(cols, 0, width - 1), 1))  # (B, H, W): pixel within its own image
     index = ops.expand_dims(pixel * channels, 3) + ops.arange(channels)  # (B, H, W, C): element in its image
     flat = ops.take_along_axis(ops.reshape(images, (batch, -1)), ops.reshape(index, (batch, -1)), axis=1)
-    pixels = ops.reshape(flat, (batch, height, width, channels))
-    return ops.where(ops.expand_dims(inside, 3), pixels, ops.zeros((), images.dtype))
+    return _zero_outside(ops.reshape(flat, (batch, height, width, channels)), inside)
 
 
 def gather_batch(images, padding, seed):
-    rows, cols = _sources(images, padding, seed)
+    pixel, inside = _clipped_sources(images, padding, seed)
     batch, height, width, channels = ops.shape(images)
-    inside = ops.expand_dims((rows >= 0) & (rows < height), 2) & ops.expand_dims((cols >= 0) & (cols < width), 1)
-    first_row = ops.arange(batch)[:, None] * height + ops.clip(rows, 0, height - 1)  # row in the whole batch
-    index = ops.expand_dims(first_row * width, 2) + ops.expand_dims(ops.clip(cols, 0, width - 1), 1)
-    pixels = ops.take(ops.reshape(images, (-1, channels)), index, axis=0)
-    return ops.where(ops.expand_dims(inside, 3), pixels, ops.zeros((), images.dtype))
+    index = ops.arange(batch)[:, None, None] * (height * width) + pixel  # pixel in the whole batch
+    return _zero_outside(ops.take(ops.reshape(images, (-1, channels)), index, axis=0), inside)
 
 
 def matmul(images, padding, seed):
