@@ -16,7 +16,7 @@ import os
 # TensorFlow's start-up chatter (oneDNN, CUDA probing) is noise for a tutorial.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # TensorFlow runs its CPU convolutions with oneDNN only on CPUs with AVX-512 VNNI, BF16 or AMX; on the others
-# (most laptops, AMD EPYC) its fallback kernels train LeNet-5 about three times slower (benchmarks/README.md).
+# (most laptops, AMD EPYC) its fallback kernels train LeNet-5 about 2.5 times slower (benchmarks/README.md).
 # Results differ from those kernels' only by floating-point round-off. TF_ENABLE_ONEDNN_OPTS=0 turns it off.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
