@@ -31,6 +31,7 @@ scale, the LeNet-5 of ``lenet/`` is timed the same way without augmentation: its
 Each variant is also checked for exactness against a NumPy reference before it is timed.
 """
 
+import importlib
 import json
 import os
 import platform
@@ -233,8 +234,7 @@ def time_per_batch(model, x, y, batch, epochs):
 
 
 def _backend_version():
-    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[keras.backend.backend()]
-    return __import__(module).__version__
+    return importlib.import_module(keras.backend.backend()).__version__  # each backend is its module's name
 
 
 def main():

@@ -43,7 +43,7 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from cifar_common import cli  # noqa: E402
+from cifar_common import cli, devices  # noqa: E402
 
 CONTENDERS = ("plain", "plain+augment", "collection")
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -137,8 +137,7 @@ def accelerator():
 def versions(backend, env):
     """The versions of Keras and the backend, read in a child process on the backend measured."""
     code = ("import keras, importlib; b = keras.backend.backend(); "
-            "m = importlib.import_module({'tensorflow': 'tensorflow', 'jax': 'jax', 'torch': 'torch'}[b]); "
-            "print(keras.__version__, b, m.__version__)")
+            "print(keras.__version__, b, importlib.import_module(b).__version__)")  # backends are module names
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout.split()
     return {"keras": out[0], "backend": out[1], "backend_version": out[2]} if len(out) == 3 else {}
 
@@ -160,7 +159,7 @@ def main():
     p.add_argument("--repeats", type=cli.positive_int, default=2, metavar="N",
                    help="rounds over the three contenders (default: 2)")
     p.add_argument("--mixed-precision", action="store_true", help="every contender computes in bfloat16")
-    p.add_argument("--jit", choices=("auto", "on", "off"), default="auto",
+    p.add_argument("--jit", choices=devices.JIT_CHOICES, default="auto",
                    help="the collection's --jit; the plain baseline always leaves it to Keras (default: auto)")
     p.add_argument("--json", metavar="FILE", help="write the figures to FILE")
     args, extra = p.parse_known_args()
