@@ -7,9 +7,12 @@ convolution outputs one feature map per class and global average pooling turns e
 score: no dense layer, fewer parameters, less overfitting.
 
 Three mlpconv blocks (192-160-96, 192-192-192, 192-192-10 filters) with 3x3 max pooling (stride 2) and
-dropout 0.5 between them; 0.97 M parameters. Training: L2 1e-4, SGD with Nesterov momentum from 0.01, 0.005 from
-epoch 81 and 0.001 from epoch 141 of 200. The next script, Network_in_Network_bn_keras.py, adds batch
-normalisation.
+dropout 0.5 between them; 0.97 M parameters. Training, as upstream's last version (BIGBALLON/cifar-10-cnn,
+2_Network_in_Network/Network_in_Network_keras.py at commit 4318859): batch 128, L2 1e-4, SGD with Nesterov
+momentum from 0.01, 0.005 from epoch 81 and 0.001 from epoch 141 of 200; he_normal initialisation (that
+version used Keras's glorot_uniform; its predecessors from commit 7416e7d he_normal). The upstream table
+gives no figure for this network without batch normalisation. The next script,
+Network_in_Network_bn_keras.py, adds batch normalisation.
 
 Reference test accuracy after 200 epochs, with batch normalisation (the next script): 91.63 %.
 

@@ -9,8 +9,10 @@ so the path through the additions is a pure identity from the first block to the
 The network has 6n+2 layers (--depth 20, 32, 110: n = 3, 5, 18): a 3x3 convolution with 16 filters, three
 stages of n blocks with 16, 32 and 64 filters (the second and third start with stride 2, halving the image,
 and a 1x1 convolution adapts the shortcut), then global average pooling and the classifier.
-0.27 / 0.47 / 1.7 M parameters. Training: crop-and-flip augmentation, per-channel standardisation, L2 1e-4,
-SGD with Nesterov momentum from 0.1, a tenth from epoch 81 and a hundredth from epoch 122 of 200.
+0.27 / 0.47 / 1.7 M parameters. Training, as the reference runs (upstream BIGBALLON/cifar-10-cnn,
+4_Residual_Network/ResNet_keras.py at commit 30db1f4, where the three figures first appear): crop-and-flip
+augmentation, per-channel standardisation, batch 128, L2 1e-4, SGD with Nesterov momentum from 0.1, a tenth
+from epoch 81 and a hundredth from epoch 122 of 200; Keras 3's he_normal (see doc/initialisation.md).
 
 Reference test accuracy after 200 epochs: 91.82 / 92.68 / 93.93 % (depth 20 / 32 / 110).
 

@@ -8,12 +8,18 @@ layer, ``Conv2D(..., groups=C)``.
 
 29 layers: a 3x3 convolution with 64 filters, then three stages of three blocks with 256, 512 and 1024
 output channels and inner widths C x d, 2 C x d and 4 C x d; the second and third stages start with
-stride 2, and a 1x1 convolution adapts the shortcut only where the shape changes (the paper's design; the
-reference Keras collection projected every shortcut). --cardinality 4 --base-width 64 (4 x 64d, the
-default): 17.6 M parameters; --cardinality 8 --base-width 64: 34.4 M. Training: batch 120, 250 epochs,
-L2 5e-4, SGD with Nesterov momentum from 0.1, a tenth at 50 % and a hundredth at 75 % of the run.
+stride 2, and a 1x1 convolution adapts the shortcut only where the shape changes. --cardinality 4 --base-width 64 (4 x 64d, the
+default): 17.6 M parameters; --cardinality 8 --base-width 64: 34.4 M.
 
-Reference test accuracy: 95.19 % (4 x 64d).
+Training, as the reference run (upstream BIGBALLON/cifar-10-cnn, 6_ResNeXt/ResNeXt_keras.py at commit
+3c73256; figure first in its README at 51d3d70): batch 120, 250 epochs, L2 5e-4, SGD with Nesterov
+momentum from 0.05, then 0.005 from epoch 76, 0.0005 from epoch 151 and 0.0001 from epoch 211.
+Deliberate differences, to follow the paper: shortcuts projected only where the shape changes, no ReLU
+between the block's last batch normalisation and the addition (upstream had one), batch normalisation
+with the momentum 0.9 and epsilon 1e-5 of the paper's Torch code (upstream: Keras's 0.99 and 1e-3);
+and Keras 3's he_normal (see doc/initialisation.md).
+
+Reference test accuracy after 250 epochs: 95.19 % (4 x 64d).
 
     python resnext/ResNeXt_keras.py --cardinality 4 --base-width 64
 """
@@ -25,8 +31,8 @@ from keras import layers, regularizers
 
 EPOCHS = 250
 BATCH_SIZE = 120
-LEARNING_RATE = 0.1
-LR_STEPS = ((125, 0.1), (187.5, 0.01))  # 50 % and 75 % of 250 epochs
+LEARNING_RATE = 0.05
+LR_STEPS = ((76, 0.1), (151, 0.01), (211, 0.002))  # 0.05, 0.005, 0.0005, 0.0001
 WEIGHT_DECAY = 5e-4
 CARDINALITY = 4
 BASE_WIDTH = 64
@@ -44,13 +50,13 @@ def bn(x):
 def resnext_block(x, width, out_channels, cardinality, stride, l2, gate=None):
     """conv1x1-BN-ReLU, grouped conv3x3-BN-ReLU, conv1x1-BN, [gate], + shortcut, ReLU.
 
-    ``gate``, a function of a tensor, rescales the block's output before the addition: SENet's
-    squeeze-and-excitation (senet/SENet_keras.py)."""
+    ``gate(y, l2)``, a function of a tensor and the L2 regulariser, rescales the block's output before the
+    addition: SENet's squeeze-and-excitation (senet/SENet_keras.py)."""
     y = layers.Activation("relu")(bn(conv(width, 1, 1, l2)(x)))
     y = layers.Activation("relu")(bn(conv(width, 3, stride, l2, groups=cardinality)(y)))
     y = bn(conv(out_channels, 1, 1, l2)(y))
     if gate is not None:
-        y = gate(y)
+        y = gate(y, l2)
     shortcut = x
     if stride != 1 or x.shape[-1] != out_channels:
         shortcut = bn(conv(out_channels, 1, stride, l2)(x))

@@ -6,8 +6,16 @@ and the network is much shallower: WRN-d-k has (d-4)/6 blocks per stage. A wide,
 same work in fewer, larger convolutions, which a GPU runs far more efficiently, and it is more accurate
 than a thin, deep one with the same number of parameters.
 
---depth 16 --width 8: 11.0 M parameters; --depth 28 --width 10: 36.5 M (the defaults). Training: L2 5e-4,
-SGD with Nesterov momentum from 0.1, times 0.2 at epochs 60, 120 and 160 of 200.
+--depth 16 --width 8: 11.0 M parameters; --depth 28 --width 10: 36.5 M (the defaults).
+
+Training, as the reference run of WRN-28-10 (upstream BIGBALLON/cifar-10-cnn,
+5_Wide_Residual_Network/Wide_ResNet_keras.py at commit 30db1f4, where its figure first appears): batch 128,
+200 epochs, L2 5e-4, SGD with Nesterov momentum from 0.1, times 0.2 from epochs 60, 120 and 160. The
+WRN-16-8 figure (first at 51d3d70) came from the script of commit 6271036: the same, except that each rate
+held one epoch longer (drops from epochs 61, 121 and 161). Deliberate differences: the paper's shortcuts
+(upstream 6271036 gave every block a 1x1 projection through a scoping bug, hence its 11.3 M parameters),
+empty borders of shifted images filled with zeros as in every other script (upstream 30db1f4 reflected
+the image into them), and Keras 3's he_normal (see doc/initialisation.md).
 
 Reference test accuracy after 200 epochs: 95.13 / 95.78 % (WRN-16-8 / WRN-28-10).
 
