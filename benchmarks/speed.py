@@ -124,16 +124,6 @@ def run_contender(contender, args, extra, work, tag, env):
     }
 
 
-def accelerator():
-    """The GPU's name as nvidia-smi gives it, or "no GPU"."""
-    try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
-                             text=True, timeout=30).stdout.strip().splitlines()
-    except (OSError, subprocess.SubprocessError):
-        out = []
-    return ", ".join(out) if out else "no GPU"
-
-
 def versions(backend, env):
     """The versions of Keras and the backend, read in a child process on the backend measured."""
     code = ("import keras, importlib; b = keras.backend.backend(); "
@@ -202,7 +192,7 @@ def main():
         "steps": args.steps, "epochs": args.epochs, "repeats": args.repeats,
         "mixed_precision": args.mixed_precision, "collection_jit": args.jit,
         "data": "synthetic" if args.synthetic else args.data_dir,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}, {accelerator()}",
+        "machine": devices.machine(),
         "python": platform.python_version(), **versions(args.backend, env),
         "date": time.strftime("%Y-%m-%d"), "figures": figures,
         "ratio_to_plain": ratios,

@@ -15,7 +15,10 @@ trains on the CPU even where GPUs are visible.
 
 import contextlib
 import dataclasses
+import importlib
 import os
+import platform
+import subprocess
 
 import keras
 
@@ -190,3 +193,31 @@ def mixed_precision_policy(devices):
     if capability is None or capability >= (8, 0):
         return "mixed_bfloat16"
     return "mixed_float16"
+
+
+def gpu_names():
+    """The GPUs' names as nvidia-smi gives them (an empty list without an NVIDIA GPU)."""
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                             text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line.strip() for line in out.splitlines() if line.strip()]
+
+
+def machine():
+    """One line naming this machine's GPUs (if any) and CPU, for run summaries and results tables."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    gpus = gpu_names()
+    gpu = f"{len(gpus)} x {gpus[0]}" if len(set(gpus)) == 1 and len(gpus) > 1 else ", ".join(gpus)
+    return (gpu + "; " if gpu else "") + f"{cpu}, {os.cpu_count()} cores"
+
+
+def backend_version(backend):
+    """The version of the backend's own package (tensorflow, jax or torch)."""
+    return importlib.import_module(backend).__version__  # the backends' names are their module names

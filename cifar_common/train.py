@@ -11,6 +11,7 @@ import functools
 import importlib.util
 import os
 import platform
+import shlex
 import statistics
 import sys
 import time
@@ -161,12 +162,17 @@ def _run(build_model, args, *, p, argv, script, reference_epochs, lr_steps, opti
     run_dir = os.path.abspath(args.resume) if args.resume else outputs.new_run_dir(args.output_dir, script)
     held_out = "val" if args.val_split else "test"
 
+    command = shlex.join(["python", sys.argv[0], *argv])
     summary = {
         "script": script,
+        # The command that started the run (a resumed run keeps it, and adds the one that resumed it).
+        "command": (previous or {}).get("command", command),
         "arguments": vars(args),
         "finished": False,
         "backend": keras.backend.backend(),
+        "backend_version": devices.backend_version(keras.backend.backend()),
         "keras_version": keras.__version__,
+        "machine": devices.machine(),
         "python": platform.python_version(),
         "devices": hardware.names,
         "replicas": hardware.replicas,
@@ -184,6 +190,8 @@ def _run(build_model, args, *, p, argv, script, reference_epochs, lr_steps, opti
         },
         "run_dir": run_dir,
     }
+    if args.resume:
+        summary["resumed_with"] = [*(previous or {}).get("resumed_with", []), command]
     summary["started"] = previous.get("started") if previous else time.strftime("%Y-%m-%dT%H:%M:%S%z")
     outputs.write_summary(run_dir, summary)
 

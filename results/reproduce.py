@@ -1,0 +1,239 @@
+"""Trains rows of the results table with their reference recipes and files the finished runs into results/.
+
+    python results/reproduce.py --list                                  # the rows, smallest first
+    python results/reproduce.py lenet lenet-dp --data-dir ~/cifar-10-batches-py
+    python results/reproduce.py --parallel 4 --stop-after 540           # every row, four at a time
+    python results/reproduce.py --file runs/LeNet_keras-20261123-101500 # file a run trained by hand
+
+Each row runs its script with the flags of results/rows.py in RUNS_DIR/<row>/seed-<seed>/, as a separate
+process, --parallel of them at once (on one GPU each gets --gpu-memory-fraction of its memory under JAX;
+TensorFlow takes memory as it needs it). The same command again continues what is unfinished: a run folder
+without a finished summary is resumed from its last backup (after a lost machine or a time limit), a
+finished one is filed. --stop-after SECONDS interrupts the runs in time for a limited command (a 10-minute
+one, say) to end cleanly; they keep their backups. A finished run is filed as results/<row>/seed-<seed>/
+(summary.json, history.csv, curves.png; never the model); then python results/table.py updates the README.
+
+Flags after "--" go to every script (say, "-- --epochs 2 --subset 500" for a trial); such runs are filed
+only where --results-dir says, never into the table's results/.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+from rows import BY_NAME, ROWS, smallest_first
+
+from cifar_common import cli
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+FILED = ("summary.json", "history.csv", "curves.png")
+POLL_SECONDS = 2
+GRACE_SECONDS = 120  # after --stop-after: time for an interrupted run to write its curves and exit
+
+
+class ReproduceError(Exception):
+    pass
+
+
+def read_summary(folder):
+    try:
+        with open(os.path.join(folder, "summary.json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def file_run(run_dir, row, results_dir, machine=None, command=None):
+    """Copies a finished run's summary, history and curves to results_dir/<row>/<name>; returns that folder,
+    or None if the run was filed already. ``machine`` and ``command`` fill in summaries that predate those keys."""
+    summary = read_summary(run_dir)
+    if not summary or not summary.get("finished"):
+        raise ReproduceError(f"{run_dir}: not a finished run (no summary.json saying finished)")
+    if summary.get("parameters") != row.parameters:
+        raise ReproduceError(f"{run_dir}: {summary.get('parameters')} parameters; row {row.name} has "
+                             f"{row.parameters}")
+    for key, value in (("machine", machine), ("command", command)):
+        if key not in summary:
+            if not value:
+                raise ReproduceError(f"{run_dir}: its summary.json does not say its {key}; give --{key}")
+            summary[key] = value
+    for name in FILED:
+        if not os.path.exists(os.path.join(run_dir, name)):
+            raise ReproduceError(f"{run_dir}: {name} is missing")
+    folder = os.path.join(results_dir, row.name)
+    base = f"seed-{summary['arguments']['seed']}"
+    name, n = base, 1
+    while os.path.exists(os.path.join(folder, name)):
+        filed = read_summary(os.path.join(folder, name)) or {}
+        if (filed.get("started"), filed.get("run_dir")) == (summary.get("started"), summary.get("run_dir")):
+            return None  # this very run
+        n += 1
+        name = f"{base}-{n}"
+    target = os.path.join(folder, name)
+    os.makedirs(target)
+    for f in FILED[1:]:
+        shutil.copy2(os.path.join(run_dir, f), target)
+    with open(os.path.join(target, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+        f.write("\n")
+    return target
+
+
+def row_of(run_dir):
+    """The row a run belongs to: the one whose script and flags it was started with."""
+    summary = read_summary(run_dir) or {}
+    for row in ROWS:
+        script = os.path.splitext(os.path.basename(row.script))[0]
+        if summary.get("script") != script or summary.get("parameters") != row.parameters:
+            continue
+        args = summary.get("arguments", {})
+        flags = dict(zip(row.args[::2], row.args[1::2]))
+        if all(str(args.get(k[2:].replace("-", "_"))) == v or _same_number(args.get(k[2:].replace("-", "_")), v)
+               for k, v in flags.items()):
+            return row
+    raise ReproduceError(f"{run_dir}: no row of results/rows.py has this run's script and flags; give --row")
+
+
+def _same_number(value, text):
+    try:
+        return float(value) == float(text)
+    except (TypeError, ValueError):
+        return False
+
+
+class Job:
+    def __init__(self, row, runs_dir, seed, data_dir, extra, env):
+        self.row = row
+        self.folder = os.path.join(runs_dir, row.name, f"seed-{seed}")
+        self.log = self.folder + ".log"
+        summary = read_summary(self.folder)
+        self.finished = bool(summary and summary.get("finished"))
+        if os.path.exists(self.folder) and summary is None:
+            raise ReproduceError(f"{self.folder}: exists without a summary.json (a run that died while starting?); "
+                                 "remove it and run again")
+        local = ["--data-dir", data_dir] if data_dir else []
+        if summary:
+            self.argv = [sys.executable, row.script, "--resume", self.folder, *local]
+        else:
+            self.argv = [sys.executable, row.script, *row.args, "--seed", str(seed), "--output-dir", self.folder,
+                         *local, *extra]
+        self.env = env
+        self.process = None
+
+    def start(self):
+        os.makedirs(os.path.dirname(self.folder), exist_ok=True)
+        with open(self.log, "a") as log:
+            log.write(f"\n$ {' '.join(self.argv)}\n")
+            log.flush()
+            self.process = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        verb = "resuming" if "--resume" in self.argv else "training"
+        print(f"{self.row.name}: {verb} in {self.folder} (log: {self.log})", flush=True)
+
+
+def run_jobs(jobs, parallel, stop_after):
+    """Runs the jobs, ``parallel`` at a time; interrupts them all at ``stop_after`` seconds. Returns the jobs
+    that ended with status 0."""
+    deadline = None if stop_after is None else time.monotonic() + stop_after
+    waiting, running, done = list(jobs), [], []
+    stopping = False
+    while waiting or running:
+        if deadline is not None and not stopping and time.monotonic() >= deadline:
+            stopping = True
+            waiting = []
+            for job in running:
+                job.process.send_signal(signal.SIGINT)  # the script saves its curves and exits; the backup stays
+            grace_end = time.monotonic() + GRACE_SECONDS
+        while not stopping and waiting and len(running) < parallel:
+            job = waiting.pop(0)
+            job.start()
+            running.append(job)
+        for job in list(running):
+            code = job.process.poll()
+            if code is None:
+                if stopping and time.monotonic() > grace_end:
+                    job.process.kill()
+                continue
+            running.remove(job)
+            if code == 0:
+                done.append(job)
+            elif stopping:
+                print(f"{job.row.name}: stopped at the time limit; the same command resumes it", flush=True)
+            else:
+                print(f"{job.row.name}: failed (exit status {code}); see {job.log}", flush=True)
+        time.sleep(POLL_SECONDS if running else 0)
+    return done
+
+
+def main():
+    argv = sys.argv[1:]
+    extra = []
+    if "--" in argv:
+        at = argv.index("--")
+        argv, extra = argv[:at], argv[at + 1:]
+    p = cli.tool_parser(sys.argv[0], __doc__)
+    p.add_argument("rows", nargs="*", metavar="ROW", help="rows to train (default: all), smallest first; see --list")
+    p.add_argument("--list", action="store_true", help="list the rows with their commands, smallest first, and exit")
+    p.add_argument("--data-dir", metavar="PATH", help="a local CIFAR-10 copy, passed to every script")
+    p.add_argument("--runs-dir", metavar="DIR", default=os.path.join("runs", "reproduce"),
+                   help="where the run folders and logs go (default: runs/reproduce)")
+    p.add_argument("--results-dir", metavar="DIR", help="where finished runs are filed (default: results/)")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of every run (default: 0)")
+    p.add_argument("--parallel", type=cli.positive_int, default=1, metavar="N",
+                   help="runs at once, as separate processes (default: 1)")
+    p.add_argument("--gpu-memory-fraction", type=float, metavar="F",
+                   help="share of the GPU's memory each JAX process may take (default: 1/N with --parallel N)")
+    p.add_argument("--stop-after", type=cli.positive_int, metavar="SECONDS",
+                   help="interrupt every run after SECONDS, keeping its backup (the same command resumes it)")
+    p.add_argument("--file", metavar="RUN_DIR", help="file this finished run folder and exit")
+    p.add_argument("--row", help="with --file: the row it belongs to (default: found from its script and flags)")
+    p.add_argument("--machine", help="with --file: the machine, for a summary.json that does not say it")
+    p.add_argument("--command", help="with --file: the command, for a summary.json that does not say it")
+    args = p.parse_args(argv)
+    results_dir = os.path.abspath(args.results_dir) if args.results_dir else HERE
+    try:
+        unknown = [name for name in args.rows + ([args.row] if args.row else []) if name not in BY_NAME]
+        if unknown:
+            raise ReproduceError(f"unknown row {', '.join(unknown)}; the rows are {', '.join(BY_NAME)}")
+        if args.list:
+            for row in smallest_first(ROWS):
+                print(f"{row.name:22} {row.command}")
+            return
+        if args.file:
+            row = BY_NAME[args.row] if args.row else row_of(args.file)
+            target = file_run(args.file, row, results_dir, args.machine, args.command)
+            print(f"{args.file}: " + (f"filed as {target}" if target else "filed already"))
+            return
+        if extra and not args.results_dir:
+            raise ReproduceError("runs with flags after -- are not the rows' recipes: give --results-dir for them")
+        fraction = args.gpu_memory_fraction or (1 / args.parallel if args.parallel > 1 else None)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "TF_FORCE_GPU_ALLOW_GROWTH": "true"}
+        if fraction:
+            env["XLA_PYTHON_CLIENT_MEM_FRACTION"] = f"{fraction:.3f}"
+        rows = smallest_first([BY_NAME[n] for n in args.rows] if args.rows else ROWS)
+        jobs = [Job(row, os.path.abspath(args.runs_dir), args.seed, args.data_dir, extra, env) for row in rows]
+        to_run = [job for job in jobs if not job.finished]
+        done = run_jobs(to_run, args.parallel, args.stop_after)
+        filed = 0
+        for job in jobs:
+            if job.finished or job in done:
+                target = file_run(job.folder, job.row, results_dir)
+                if target:
+                    filed += 1
+                    print(f"{job.row.name}: filed as {target}")
+        left = [job.row.name for job in to_run if job not in done]
+        print(f"{filed} run{'s' if filed != 1 else ''} filed" + (f"; unfinished: {', '.join(left)} (run the same "
+              "command again to continue)" if left else "") + ("; python results/table.py updates the README"
+              if filed and results_dir == HERE else ""))
+        if left:
+            sys.exit(1)
+    except ReproduceError as e:
+        p.error(str(e))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""The rows of the results table: which script and arguments reproduce each reference figure.
+
+Every row names the script and flags that train it with the recipe of the upstream run behind its figure
+(the scripts' docstrings give the upstream file and commit, and every deliberate difference), the figure and
+the upstream commit whose README first published it. ``results/<name>/`` holds the runs filed for the row;
+``results/table.py`` turns them into the README's table, ``results/reproduce.py`` trains them.
+"""
+
+import dataclasses
+
+# Where the reference figures were published: the upstream Keras collection's README at a given commit.
+UPSTREAM = "https://github.com/BIGBALLON/cifar-10-cnn/blob/{commit}/README.md"
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    name: str  # the folder under results/ and the name reproduce.py takes
+    model: str  # as the table shows it
+    script: str
+    args: tuple  # the flags that make the script's defaults this row's recipe
+    parameters: int
+    macs: float  # multiply-accumulates per image, millions (what the script prints at start-up)
+    epochs: int  # the length of the reference run
+    reference: float | None = None  # test accuracy, %, of the upstream table (None: it has none)
+    published: str | None = None  # the upstream commit whose README first gave the figure
+
+    @property
+    def command(self):
+        return " ".join(["python", self.script, *self.args])
+
+    @property
+    def cost(self):
+        """Multiply-accumulates of a whole run per training image: what "small rows first" sorts by."""
+        return self.macs * self.epochs
+
+
+ROWS = [
+    Row("lenet", "LeNet-5", "lenet/LeNet_keras.py", (), 62_006, 0.65, 200, 58.48, "4318859"),
+    Row("lenet-dp", "LeNet-5 + preprocessing", "lenet/LeNet_dp_keras.py", (), 62_006, 0.65, 200, 60.41, "4318859"),
+    Row("lenet-dp-da", "LeNet-5 + augmentation", "lenet/LeNet_dp_da_keras.py", (), 62_006, 0.65, 200, 75.06,
+        "4318859"),
+    Row("lenet-dp-da-wd", "LeNet-5 + weight decay", "lenet/LeNet_dp_da_wd_keras.py", (), 62_006, 0.65, 200, 76.23,
+        "4318859"),
+    Row("nin", "NiN", "nin/Network_in_Network_keras.py", (), 966_986, 223, 200),
+    Row("nin-bn", "NiN + batch norm", "nin/Network_in_Network_bn_keras.py", (), 972_658, 223, 200, 91.63, "51d3d70"),
+    Row("vgg19", "VGG-19 (BN)", "vgg/Vgg19_keras.py", (), 39_002_698, 417, 200, 93.53, "b15094a"),
+    Row("resnet-20", "ResNet-20", "resnet/ResNet_keras.py", ("--depth", "20"), 273_658, 41, 200, 91.82, "30db1f4"),
+    Row("resnet-32", "ResNet-32", "resnet/ResNet_keras.py", ("--depth", "32"), 468_986, 69, 200, 92.68, "30db1f4"),
+    Row("resnet-110", "ResNet-110", "resnet/ResNet_keras.py", ("--depth", "110"), 1_738_618, 253, 200, 93.93,
+        "30db1f4"),
+    Row("wrn-16-8", "WRN-16-8", "wrn/Wide_ResNet_keras.py", ("--depth", "16", "--width", "8"), 10_968_570, 1550,
+        200, 95.13, "51d3d70"),
+    Row("wrn-28-10", "WRN-28-10", "wrn/Wide_ResNet_keras.py", ("--depth", "28", "--width", "10"), 36_497_146, 5240,
+        200, 95.78, "30db1f4"),
+    # The k=12 figure came from the earlier upstream recipe: 0.05 and L2 2e-4 (see the script's docstring).
+    Row("densenet-bc-100-12", "DenseNet-BC-100, k=12", "densenet/DenseNet_keras.py",
+        ("--depth", "100", "--growth-rate", "12", "--lr", "0.05", "--weight-decay", "2e-4"), 793_150, 288, 250,
+        94.91, "51d3d70"),
+    Row("densenet-bc-100-24", "DenseNet-BC-100, k=24", "densenet/DenseNet_keras.py",
+        ("--depth", "100", "--growth-rate", "24"), 3_068_482, 1150, 250, 95.30, "328f314"),
+    Row("densenet-bc-160-24", "DenseNet-BC-160, k=24", "densenet/DenseNet_keras.py",
+        ("--depth", "160", "--growth-rate", "24"), 6_943_642, 2500, 250, 95.90, "455cc41"),
+    Row("resnext-29-4x64d", "ResNeXt-29, 4 x 64d", "resnext/ResNeXt_keras.py",
+        ("--cardinality", "4", "--base-width", "64"), 17_598_410, 2740, 250, 95.19, "51d3d70"),
+    Row("se-resnext-29-4x64d", "SE-ResNeXt-29, 4 x 64d", "senet/SENet_keras.py",
+        ("--cardinality", "4", "--base-width", "64"), 18_120_218, 2740, 250, 95.60, "51d3d70"),
+]
+BY_NAME = {row.name: row for row in ROWS}
+
+
+def smallest_first(rows):
+    return sorted(rows, key=lambda row: row.cost)

@@ -1,0 +1,115 @@
+"""results/: the README's table is the one the filed runs give, and reproduce.py resumes, stops and files runs."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT, check_ok, one_line_error, run_script
+
+sys.path.insert(0, os.path.join(ROOT, "results"))
+import rows  # noqa: E402
+import table  # noqa: E402
+
+REPRODUCE = "results/reproduce.py"
+
+
+def test_readme_table_is_the_one_results_gives():
+    with open(table.README) as f:
+        text = f.read()
+    assert table.updated_readme(text) == text, "README.md and results/ disagree: run python results/table.py"
+
+
+def test_every_row_has_its_script_and_a_reference_source():
+    assert len({row.name for row in rows.ROWS}) == len(rows.ROWS)
+    for row in rows.ROWS:
+        assert os.path.exists(os.path.join(ROOT, row.script)), row.script
+        assert (row.reference is None) == (row.published is None), row.name
+    costs = [row.cost for row in rows.smallest_first(rows.ROWS)]
+    assert costs == sorted(costs) and rows.smallest_first(rows.ROWS)[0].name.startswith("lenet")
+
+
+def _kill_after_two_epochs(run_dir, data_dir, epochs):
+    args = [sys.executable, os.path.join(ROOT, "lenet/LeNet_keras.py"), "--data-dir", data_dir, "--subset", "256",
+            "--epochs", str(epochs), "--seed", "0", "--output-dir", run_dir]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "KERAS_BACKEND": "jax"})
+    history = os.path.join(run_dir, "history.csv")
+    deadline = time.time() + 300
+    while proc.poll() is None and time.time() < deadline:
+        if os.path.exists(history) and len(open(history).read().splitlines()) > 2:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+def test_reproduce_resumes_an_interrupted_run_and_files_it(small_cifar10, tmp_path):
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    run_dir = str(runs / "lenet" / "seed-0")
+    _kill_after_two_epochs(run_dir, small_cifar10, epochs=6)
+    with open(os.path.join(run_dir, "summary.json")) as f:
+        assert json.load(f)["finished"] is False
+
+    proc = run_script(REPRODUCE, "lenet", "--data-dir", small_cifar10, "--runs-dir", str(runs),
+                      "--results-dir", str(results), backend="jax")
+    check_ok(proc)
+    assert f"lenet: resuming in {run_dir}" in proc.stdout and "1 run filed" in proc.stdout
+    filed = results / "lenet" / "seed-0"
+    assert sorted(os.listdir(filed)) == ["curves.png", "history.csv", "summary.json"]  # never the model
+    with open(filed / "summary.json") as f:
+        summary = json.load(f)
+    assert summary["finished"] and summary["epochs"] == 6 and summary["resumed_from_epoch"] >= 1
+    assert "python" in summary["command"] and "--epochs 6" in summary["command"] and summary["machine"]
+    with open(filed / "history.csv") as f:
+        assert len(f.read().strip().splitlines()) == 1 + 6
+
+    # The table line of the row gives that run's figures and the command without its local paths.
+    line = table.line(rows.BY_NAME["lenet"], table.runs(rows.BY_NAME["lenet"], str(results)))
+    assert f"| {100 * summary['test_accuracy']:.2f} % |" in line and "| 1 |" in line
+    assert "--epochs 6" in line and "--data-dir" not in line and "--output-dir" not in line
+
+    # Again: nothing left to train, nothing filed twice.
+    again = run_script(REPRODUCE, "lenet", "--data-dir", small_cifar10, "--runs-dir", str(runs),
+                       "--results-dir", str(results), backend="jax")
+    check_ok(again)
+    assert "0 runs filed" in again.stdout and os.listdir(results / "lenet") == ["seed-0"]
+    by_hand = run_script(REPRODUCE, "--file", run_dir, "--results-dir", str(results))
+    check_ok(by_hand)
+    assert "filed already" in by_hand.stdout
+
+    # Several runs: the median, with the smallest and largest.
+    other = results / "lenet" / "seed-1"
+    shutil.copytree(filed, other)
+    summary.update(test_accuracy=summary["test_accuracy"] + 0.01, started="2099")
+    with open(other / "summary.json", "w") as f:
+        json.dump(summary, f)
+    line = table.line(rows.BY_NAME["lenet"], table.runs(rows.BY_NAME["lenet"], str(results)))
+    assert "median" in line and "| 2 |" in line
+
+
+def test_reproduce_stops_at_its_time_limit_keeping_the_run(small_cifar10, tmp_path):
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    started = time.monotonic()
+    proc = run_script(REPRODUCE, "lenet", "--data-dir", small_cifar10, "--runs-dir", str(runs), "--results-dir",
+                      str(results), "--stop-after", "25", "--", "--epochs", "100000", "--subset", "256",
+                      backend="jax")
+    assert proc.returncode == 1 and "lenet: stopped at the time limit" in proc.stdout, proc.stdout + proc.stderr
+    assert "unfinished: lenet" in proc.stdout and time.monotonic() - started < 25 + 120
+    assert not os.path.exists(results / "lenet")
+    summary_path = runs / "lenet" / "seed-0" / "summary.json"
+    if summary_path.exists():  # unless the limit came before the run had started
+        with open(summary_path) as f:
+            assert json.load(f)["finished"] is False
+
+
+def test_reproduce_refuses_bad_input(tmp_path):
+    one_line_error(run_script(REPRODUCE, "lenet-5"), "unknown row lenet-5")
+    # A trial with other flags is not the row's recipe: it never goes into the table's results/.
+    one_line_error(run_script(REPRODUCE, "lenet", "--", "--epochs", "2"), "--results-dir")
+    one_line_error(run_script(REPRODUCE, "--file", str(tmp_path), "--row", "lenet"), "not a finished run")
