@@ -162,7 +162,9 @@ def _run(build_model, args, *, p, argv, script, reference_epochs, lr_steps, opti
     run_dir = os.path.abspath(args.resume) if args.resume else outputs.new_run_dir(args.output_dir, script)
     held_out = "val" if args.val_split else "test"
 
-    command = shlex.join(["python", sys.argv[0], *argv])
+    # As typed (a wrapper such as benchmarks/initialiser.py included), with "python" for the interpreter's path.
+    command = shlex.join(["python", *sys.orig_argv[1:]]) if argv == sys.argv[1:] else shlex.join(
+        ["python", sys.argv[0], *argv])
     summary = {
         "script": script,
         # The command that started the run (a resumed run keeps it, and adds the one that resumed it).

@@ -54,3 +54,45 @@ def test_augment_variants_are_exact_and_timed(tmp_path):
     assert report["exact"] == {v: {"float32": True, "bfloat16": True} for v in ("select", "gather_padded")}
     assert set(report["augmentation_ms_per_batch"]) == {"select", "gather_padded"}
     one_line_error(_run("benchmarks/augment_variants.py", "--variants", "fft"), "fft")
+
+
+_SPREADS = """
+import runpy, sys
+import numpy as np
+sys.path.insert(0, "tests")
+from test_models import TinyData
+from cifar_common import train
+if sys.argv[1] == "keras21":
+    runpy.run_path("benchmarks/initialiser.py")["use_keras21_he_normal"]()
+model = train.import_script("lenet/LeNet_dp_da_wd_keras.py").build_model(TinyData(10), 1e-4)
+kernels = [w for w in model.weights if w.path.endswith("kernel")]
+# Each kernel's spread, in units of sqrt(2 / fan_in), and its largest weight in the same units.
+for w in kernels:
+    v = np.asarray(w.numpy()).reshape(-1, w.shape[-1])
+    scale = np.sqrt(2 / v.shape[0])
+    print(v.std() / scale, np.abs(v).max() / scale)
+"""
+
+
+@pytest.mark.parametrize("choice,spread", [("keras3", 1.0), ("keras21", 0.8796)])
+def test_initialiser_gives_the_spread_of_its_keras_version(choice, spread):
+    proc = _run("-c", _SPREADS, choice)
+    check_ok(proc)
+    rows = [tuple(map(float, line.split())) for line in proc.stdout.strip().splitlines()[-5:]]
+    # The two large dense layers (48,000 and 10,080 weights) pin the spread; every layer is cut at 2 sigma
+    # of the requested spread: sqrt(2 / fan_in) for Keras 2.1, sqrt(2 / fan_in) / 0.8796 for Keras 3.
+    for std, largest in rows[2:4]:
+        assert std == pytest.approx(spread, abs=0.02)
+    for std, largest in rows:
+        assert largest <= 2 * spread / 0.8796 + 1e-6
+
+
+def test_initialiser_runs_the_script_and_records_itself(small_cifar10, tmp_path):
+    run_dir = str(tmp_path / "run")
+    proc = _run("benchmarks/initialiser.py", "keras21", "lenet/LeNet_keras.py", "--data-dir", small_cifar10,
+                "--subset", "128", "--epochs", "1", "--output-dir", run_dir)
+    check_ok(proc)
+    assert proc.stdout.strip().splitlines()[-1].startswith("Test accuracy: ")
+    with open(os.path.join(run_dir, "summary.json")) as f:
+        assert json.load(f)["command"].startswith("python benchmarks/initialiser.py keras21 lenet/LeNet_keras.py")
+    one_line_error(_run("benchmarks/initialiser.py", "keras2", "lenet/LeNet_keras.py"), "keras21")
