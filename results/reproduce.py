@@ -32,6 +32,7 @@ from cifar_common import cli
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 FILED = ("summary.json", "history.csv", "curves.png")
+ADDABLE = ("command", "machine", "backend_version")  # keys that summaries written before them lack
 POLL_SECONDS = 2
 GRACE_SECONDS = 120  # after --stop-after: time for an interrupted run to write its curves and exit
 
@@ -48,20 +49,23 @@ def read_summary(folder):
         return None
 
 
-def file_run(run_dir, row, results_dir, machine=None, command=None):
+def file_run(run_dir, row, results_dir, additions=None):
     """Copies a finished run's summary, history and curves to results_dir/<row>/<name>; returns that folder,
-    or None if the run was filed already. ``machine`` and ``command`` fill in summaries that predate those keys."""
+    or None if the run was filed already. ``additions`` ({key: value}) fill in the filed copy of a summary that
+    predates keys (command, machine, backend_version); keys the summary has are never replaced."""
     summary = read_summary(run_dir)
     if not summary or not summary.get("finished"):
         raise ReproduceError(f"{run_dir}: not a finished run (no summary.json saying finished)")
     if summary.get("parameters") != row.parameters:
         raise ReproduceError(f"{run_dir}: {summary.get('parameters')} parameters; row {row.name} has "
                              f"{row.parameters}")
-    for key, value in (("machine", machine), ("command", command)):
+    for key, value in (additions or {}).items():
+        if key not in ADDABLE:
+            raise ReproduceError(f"--add {key}=...: only {', '.join(ADDABLE)} can be added")
+        summary.setdefault(key, value)
+    for key in ("command", "machine"):
         if key not in summary:
-            if not value:
-                raise ReproduceError(f"{run_dir}: its summary.json does not say its {key}; give --{key}")
-            summary[key] = value
+            raise ReproduceError(f"{run_dir}: its summary.json does not say its {key}; give --add {key}=...")
     for name in FILED:
         if not os.path.exists(os.path.join(run_dir, name)):
             raise ReproduceError(f"{run_dir}: {name} is missing")
@@ -191,8 +195,9 @@ def main():
                    help="interrupt every run after SECONDS, keeping its backup (the same command resumes it)")
     p.add_argument("--file", metavar="RUN_DIR", help="file this finished run folder and exit")
     p.add_argument("--row", help="with --file: the row it belongs to (default: found from its script and flags)")
-    p.add_argument("--machine", help="with --file: the machine, for a summary.json that does not say it")
-    p.add_argument("--command", help="with --file: the command, for a summary.json that does not say it")
+    p.add_argument("--add", action="append", default=[], metavar="KEY=VALUE",
+                   help="with --file: a key that the run's summary.json predates (command, machine, "
+                        "backend_version), added to the filed copy; repeat for several")
     args = p.parse_args(argv)
     results_dir = os.path.abspath(args.results_dir) if args.results_dir else HERE
     try:
@@ -205,7 +210,10 @@ def main():
             return
         if args.file:
             row = BY_NAME[args.row] if args.row else row_of(args.file)
-            target = file_run(args.file, row, results_dir, args.machine, args.command)
+            additions = dict(item.split("=", 1) for item in args.add if "=" in item)
+            if len(additions) != len(args.add):
+                raise ReproduceError("--add takes KEY=VALUE")
+            target = file_run(args.file, row, results_dir, additions)
             print(f"{args.file}: " + (f"filed as {target}" if target else "filed already"))
             return
         if extra and not args.results_dir:
