@@ -4,8 +4,8 @@ Each ```sh block is run as written by bash, in a copy of the collection's folder
 CIFAR-10 and CIFAR-100 at ../shared/data/ (where the pages point), so relative paths, loops and flags are
 the page's own (``diff`` exits 1 when the files differ, as the pages mean them to: that counts as
 success). Only ``python`` itself is a stand-in that appends the smoke configuration to a training
-script's command line (1 epoch, 64 images; one run of a small ResNet for the schedule study) and to
-doc/make_figures.py, then runs the real interpreter.
+script's command line (1 epoch, 64 images; one run of a small ResNet for the schedule study), to
+benchmarks/initialiser.py's training script and to doc/make_figures.py, then runs the real interpreter.
 """
 
 import glob
@@ -20,7 +20,7 @@ import pytest
 from conftest import ROOT, write_cifar10, write_cifar100
 
 PAGES = sorted(glob.glob(os.path.join(ROOT, "doc", "*.md"))) + [os.path.join(ROOT, "htd", "README.md")]
-FOLDERS = ["lenet", "nin", "vgg", "resnet", "wrn", "densenet", "resnext", "senet", "htd", "doc"]
+FOLDERS = ["lenet", "nin", "vgg", "resnet", "wrn", "densenet", "resnext", "senet", "htd", "doc", "benchmarks"]
 FENCE = re.compile(r"^```(\w*)\s*$")
 
 
@@ -54,8 +54,10 @@ args = sys.argv[1:]
 with open({log!r}, "a") as f:
     f.write(" ".join(args) + "\\n")
 extra = []
-if args and args[0].endswith(".py") and os.path.exists(args[0]):
-    text = open(args[0]).read()
+# benchmarks/initialiser.py runs the training script named after its first argument.
+script = args[2] if len(args) > 2 and args[0].endswith("initialiser.py") else (args[0] if args else "")
+if script.endswith(".py") and os.path.exists(script):
+    text = open(script).read()
     trains = "train.main(" in text
     if trains:
         extra = ["--epochs", "1", "--subset", "64", "--batch-size", "32"]
