@@ -85,8 +85,8 @@ def line(row, summaries):
     best = [s["best_epoch"]["test_accuracy"] for s in summaries]
     best_epochs = sorted({s["best_epoch"]["epoch"] for s in summaries})
     commands = sorted({shown_command(s) for s in summaries})
-    machines = sorted({f"{s['machine']}; {s['backend']} {s.get('backend_version', '')}".rstrip() + 
-                       f" + Keras {s['keras_version']}" for s in summaries})
+    machines = sorted({f"{s['machine']}; {' '.join(filter(None, (s['backend'], s.get('backend_version'))))} "
+                       f"+ Keras {s['keras_version']}" for s in summaries})
     dates = sorted({s["ended"][:10] for s in summaries})
     cells += [
         spread(final),
