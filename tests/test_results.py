@@ -100,7 +100,8 @@ def test_reproduce_stops_at_its_time_limit_keeping_the_run(small_cifar10, tmp_pa
                       str(results), "--stop-after", "25", "--", "--epochs", "100000", "--subset", "256",
                       backend="jax")
     assert proc.returncode == 1 and "lenet: stopped at the time limit" in proc.stdout, proc.stdout + proc.stderr
-    assert "unfinished: lenet" in proc.stdout and time.monotonic() - started < 25 + 120
+    # 25 s of training, then at most reproduce.py's grace for the run to exit, plus start-ups on a busy machine.
+    assert "unfinished: lenet" in proc.stdout and time.monotonic() - started < 25 + 120 + 180
     assert not os.path.exists(results / "lenet")
     summary_path = runs / "lenet" / "seed-0" / "summary.json"
     if summary_path.exists():  # unless the limit came before the run had started

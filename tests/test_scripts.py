@@ -104,7 +104,7 @@ def test_help_explains_every_flag_with_the_script_defaults():
                  "--subset", "--val-split", "--output-dir", "--seed", "--gpus", "--jit", "--mixed-precision",
                  "--resume"):
         assert flag in text, flag
-    for default in ("(default: 200)", "(default: 128)", "(default: 0.05)", "(default: 0.0001)", "(default: step)"):
+    for default in ("(default: 200)", "(default: 128)", "(default: 0.01)", "(default: 0.0001)", "(default: step)"):
         assert default in text, default
     assert "weight decay" in text.lower()  # the docstring: what the script adds
     proc = run_script("lenet/LeNet_keras.py", "--help")
