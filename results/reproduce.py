@@ -25,28 +25,15 @@ import subprocess
 import sys
 import time
 
-from rows import BY_NAME, ROWS, smallest_first
+from rows import BY_NAME, FILED, ROWS, ResultsError, check_run, read_summary, smallest_first
 
 from cifar_common import cli
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-FILED = ("summary.json", "history.csv", "curves.png")
 ADDABLE = ("command", "machine", "backend_version")  # keys that summaries written before them lack
 POLL_SECONDS = 2
 GRACE_SECONDS = 120  # after --stop-after: time for an interrupted run to write its curves and exit
-
-
-class ReproduceError(Exception):
-    pass
-
-
-def read_summary(folder):
-    try:
-        with open(os.path.join(folder, "summary.json")) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
 
 
 def file_run(run_dir, row, results_dir, additions=None):
@@ -54,21 +41,14 @@ def file_run(run_dir, row, results_dir, additions=None):
     or None if the run was filed already. ``additions`` ({key: value}) fill in the filed copy of a summary that
     predates keys (command, machine, backend_version); keys the summary has are never replaced."""
     summary = read_summary(run_dir)
-    if not summary or not summary.get("finished"):
-        raise ReproduceError(f"{run_dir}: not a finished run (no summary.json saying finished)")
-    if summary.get("parameters") != row.parameters:
-        raise ReproduceError(f"{run_dir}: {summary.get('parameters')} parameters; row {row.name} has "
-                             f"{row.parameters}")
+    check_run(run_dir, summary, row)
     for key, value in (additions or {}).items():
         if key not in ADDABLE:
-            raise ReproduceError(f"--add {key}=...: only {', '.join(ADDABLE)} can be added")
+            raise ResultsError(f"--add {key}=...: only {', '.join(ADDABLE)} can be added")
         summary.setdefault(key, value)
     for key in ("command", "machine"):
         if key not in summary:
-            raise ReproduceError(f"{run_dir}: its summary.json does not say its {key}; give --add {key}=...")
-    for name in FILED:
-        if not os.path.exists(os.path.join(run_dir, name)):
-            raise ReproduceError(f"{run_dir}: {name} is missing")
+            raise ResultsError(f"{run_dir}: its summary.json does not say its {key}; give --add {key}=...")
     folder = os.path.join(results_dir, row.name)
     base = f"seed-{summary['arguments']['seed']}"
     name, n = base, 1
@@ -100,7 +80,7 @@ def row_of(run_dir):
         if all(str(args.get(k[2:].replace("-", "_"))) == v or _same_number(args.get(k[2:].replace("-", "_")), v)
                for k, v in flags.items()):
             return row
-    raise ReproduceError(f"{run_dir}: no row of results/rows.py has this run's script and flags; give --row")
+    raise ResultsError(f"{run_dir}: no row of results/rows.py has this run's script and flags; give --row")
 
 
 def _same_number(value, text):
@@ -118,7 +98,7 @@ class Job:
         summary = read_summary(self.folder)
         self.finished = bool(summary and summary.get("finished"))
         if os.path.exists(self.folder) and summary is None:
-            raise ReproduceError(f"{self.folder}: exists without a summary.json (a run that died while starting?); "
+            raise ResultsError(f"{self.folder}: exists without a summary.json (a run that died while starting?); "
                                  "remove it and run again")
         local = ["--data-dir", data_dir] if data_dir else []
         if summary:
@@ -203,7 +183,7 @@ def main():
     try:
         unknown = [name for name in args.rows + ([args.row] if args.row else []) if name not in BY_NAME]
         if unknown:
-            raise ReproduceError(f"unknown row {', '.join(unknown)}; the rows are {', '.join(BY_NAME)}")
+            raise ResultsError(f"unknown row {', '.join(unknown)}; the rows are {', '.join(BY_NAME)}")
         if args.list:
             for row in smallest_first(ROWS):
                 print(f"{row.name:22} {row.command}")
@@ -212,12 +192,12 @@ def main():
             row = BY_NAME[args.row] if args.row else row_of(args.file)
             additions = dict(item.split("=", 1) for item in args.add if "=" in item)
             if len(additions) != len(args.add):
-                raise ReproduceError("--add takes KEY=VALUE")
+                raise ResultsError("--add takes KEY=VALUE")
             target = file_run(args.file, row, results_dir, additions)
             print(f"{args.file}: " + (f"filed as {target}" if target else "filed already"))
             return
         if extra and not args.results_dir:
-            raise ReproduceError("runs with flags after -- are not the rows' recipes: give --results-dir for them")
+            raise ResultsError("runs with flags after -- are not the rows' recipes: give --results-dir for them")
         fraction = args.gpu_memory_fraction or (1 / args.parallel if args.parallel > 1 else None)
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "TF_FORCE_GPU_ALLOW_GROWTH": "true"}
         if fraction:
@@ -239,7 +219,7 @@ def main():
               if filed and results_dir == HERE else ""))
         if left:
             sys.exit(1)
-    except ReproduceError as e:
+    except ResultsError as e:
         p.error(str(e))
 
 

@@ -7,6 +7,9 @@ the upstream commit whose README first published it. ``results/<name>/`` holds t
 """
 
 import dataclasses
+import os
+
+from cifar_common import outputs
 
 # Where the reference figures were published: the upstream Keras collection's README at a given commit.
 UPSTREAM = "https://github.com/BIGBALLON/cifar-10-cnn/blob/{commit}/README.md"
@@ -70,3 +73,33 @@ BY_NAME = {row.name: row for row in ROWS}
 
 def smallest_first(rows):
     return sorted(rows, key=lambda row: row.cost)
+
+
+# What a filed run keeps of its run folder (never the model).
+FILED = ("summary.json", "history.csv", "curves.png")
+
+
+class ResultsError(Exception):
+    """A run that cannot be filed or shown, or a bad request; the message is the one line the tools print."""
+
+
+def read_summary(folder):
+    """The run's summary.json, or None where the folder has none yet."""
+    if not os.path.exists(os.path.join(folder, outputs.SUMMARY)):
+        return None
+    try:
+        return outputs.read_summary(folder)
+    except outputs.OutputError as e:
+        raise ResultsError(str(e)) from None
+
+
+def check_run(folder, summary, row):
+    """Raises ResultsError unless ``folder`` holds a finished run of ``row`` with every file that is filed."""
+    if not summary or not summary.get("finished"):
+        raise ResultsError(f"{folder}: not a finished run (no summary.json saying finished)")
+    if summary.get("parameters") != row.parameters:
+        raise ResultsError(f"{folder}: {summary.get('parameters')} parameters, but row {row.name} has "
+                           f"{row.parameters}: is it that row's run?")
+    for name in FILED:
+        if not os.path.exists(os.path.join(folder, name)):
+            raise ResultsError(f"{folder}: {name} is missing")

@@ -10,13 +10,12 @@ best epoch's accuracy stands beside it for comparison with tables that report be
 """
 
 import glob
-import json
 import os
 import shlex
 import statistics
 import sys
 
-from rows import ROWS, UPSTREAM
+from rows import ROWS, UPSTREAM, ResultsError, check_run, read_summary
 
 from cifar_common import cli
 
@@ -28,25 +27,13 @@ END = "<!-- end of the results table -->"
 LOCAL_FLAGS = ("--data-dir", "--output-dir")
 
 
-class TableError(Exception):
-    pass
-
-
 def runs(row, results_dir=HERE):
     """The summaries of the row's filed runs, oldest first."""
     found = []
     for path in sorted(glob.glob(os.path.join(results_dir, row.name, "*", "summary.json"))):
-        with open(path) as f:
-            summary = json.load(f)
-        where = os.path.relpath(os.path.dirname(path), os.path.dirname(results_dir))
-        if not summary.get("finished"):
-            raise TableError(f"{where}: not a finished run; only finished runs are filed")
-        if summary.get("parameters") != row.parameters:
-            raise TableError(f"{where}: {summary.get('parameters')} parameters, but row {row.name} has "
-                             f"{row.parameters}: is it that row's run?")
-        for name in ("history.csv", "curves.png"):
-            if not os.path.exists(os.path.join(os.path.dirname(path), name)):
-                raise TableError(f"{where}: {name} is missing")
+        folder = os.path.dirname(path)
+        summary = read_summary(folder)
+        check_run(folder, summary, row)
         found.append(summary)
     return sorted(found, key=lambda s: s.get("started", ""))
 
@@ -107,7 +94,7 @@ def table(results_dir=HERE):
 
 def updated_readme(text, results_dir=HERE):
     if BEGIN not in text or END not in text:
-        raise TableError(f"{README}: the markers of the results table are missing ({BEGIN} ... {END})")
+        raise ResultsError(f"{README}: the markers of the results table are missing ({BEGIN} ... {END})")
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
     return f"{head}{BEGIN}\n{table(results_dir)}\n{END}{tail}"
@@ -122,7 +109,7 @@ def main():
         with open(README) as f:
             text = f.read()
         new = updated_readme(text)
-    except (TableError, OSError, KeyError, ValueError) as e:
+    except (ResultsError, OSError, KeyError, ValueError) as e:
         p.error(str(e))
     if args.check:
         if new != text:

@@ -34,6 +34,30 @@ def test_every_row_has_its_script_and_a_reference_source():
     assert costs == sorted(costs) and rows.smallest_first(rows.ROWS)[0].name.startswith("lenet")
 
 
+def test_a_filed_run_must_be_a_finished_run_of_its_row_with_its_files(tmp_path):
+    lenet = rows.BY_NAME["lenet"]
+    folder = tmp_path / "results" / "lenet" / "seed-0"
+    folder.mkdir(parents=True)
+    for name in rows.FILED:
+        (folder / name).write_text("{}")
+    summary = {"finished": True, "parameters": lenet.parameters}
+    rows.check_run(str(folder), summary, lenet)  # accepted
+    for bad, message in [({**summary, "finished": False}, "not a finished run"),
+                         ({**summary, "parameters": 273_658}, "273658 parameters, but row lenet has 62006")]:
+        with pytest.raises(rows.ResultsError, match=message):
+            rows.check_run(str(folder), bad, lenet)
+    (folder / "curves.png").unlink()
+    with pytest.raises(rows.ResultsError, match="curves.png is missing"):
+        rows.check_run(str(folder), summary, lenet)
+    # The table refuses such a folder in one line, naming it.
+    (folder / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(rows.ResultsError, match="curves.png is missing"):
+        table.runs(lenet, str(tmp_path / "results"))
+    (folder / "summary.json").write_text("{not json")
+    with pytest.raises(rows.ResultsError, match="not valid JSON"):
+        table.runs(lenet, str(tmp_path / "results"))
+
+
 def _kill_after_two_epochs(run_dir, data_dir, epochs):
     args = [sys.executable, os.path.join(ROOT, "lenet/LeNet_keras.py"), "--data-dir", data_dir, "--subset", "256",
             "--epochs", str(epochs), "--seed", "0", "--output-dir", run_dir]
