@@ -5,14 +5,15 @@
 * ``schedules`` learning-rate schedules: step, cosine, HTD
 * ``devices``   multi-device training, mixed precision
 * ``cli``       the command line every script shares
-* ``outputs``   the run folder: history, curves, summary
+* ``run_folder`` the run folder: summary, history, curves, model, backup
 * ``macs``      multiply-accumulates per image of a model
-* ``train``     ``train.main``, which a script calls with its model builder and hyperparameters
+* ``train``     the run around a script's compile and fit: ``parse_args``, ``Run`` (data, devices, one-line
+                errors, Ctrl-C), ``run.fit`` (the run folder, history, backups, the final line)
 """
 
 import os
 
-# Both are read when TensorFlow is imported, so they are set here, before any script imports Keras.
+# Both are read when TensorFlow is imported, so they are set here: a script imports cifar_common before keras.
 # TensorFlow's start-up chatter (oneDNN, CUDA probing) is noise for a tutorial.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # TensorFlow runs its CPU convolutions with oneDNN only on CPUs with AVX-512 VNNI, BF16 or AMX; on the others

@@ -54,11 +54,11 @@ def tool_parser(script, description):
                    formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
 
 
-def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_schedule, options=None,
+def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_schedule, model_flags=None,
            runs=False):
     """The argument parser of ``script`` with its defaults shown in ``--help``.
 
-    ``options`` are the script's own model flags, ``{"depth": (110, "help text")}`` for ``--depth``; their
+    ``model_flags`` are the script's own model flags, ``{"depth": (110, "help text")}`` for ``--depth``; their
     type is that of the default. ``runs`` adds ``--runs N`` (several seeded runs in one command).
     """
     p = _Parser(
@@ -67,70 +67,75 @@ def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_sche
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,
     )
-    t = p.add_argument_group("training (defaults: this script's reference hyperparameters)")
-    t.add_argument("--epochs", type=positive_int, default=epochs, metavar="N", help=f"epochs to train (default: {epochs})")
-    t.add_argument("--batch-size", type=positive_int, default=batch_size, metavar="N",
-                   help=f"global batch size, split across the devices (default: {batch_size})")
-    t.add_argument("--lr", type=positive_float, default=lr, metavar="RATE",
-                   help=f"base learning rate of SGD with Nesterov momentum 0.9 (default: {lr})")
-    t.add_argument("--weight-decay", type=non_negative_float, default=weight_decay, metavar="L2",
-                   help=f"L2 penalty on the weights, 0 for none (default: {weight_decay})")
-    t.add_argument("--lr-schedule", choices=sorted(schedules.SCHEDULES), default=lr_schedule,
-                   help="step: the script's step decay, scaled to --epochs; cosine: cosine annealing to 0; "
-                        f"htd: hyperbolic-tangent decay from --htd-lower to --htd-upper (default: {lr_schedule})")
-    t.add_argument("--htd-lower", type=float, default=schedules.HTD_LOWER, metavar="L",
-                   help=f"HTD's tanh argument at the first epoch; lower keeps the base rate longer "
-                        f"(default: {schedules.HTD_LOWER:g})")
-    t.add_argument("--htd-upper", type=float, default=schedules.HTD_UPPER, metavar="U",
-                   help=f"HTD's tanh argument at the end; higher ends nearer 0 (default: {schedules.HTD_UPPER:g})")
-    t.add_argument("--seed", type=int, default=0, metavar="N",
-                   help="seed of weights, augmentation and data splits; same seed, same run (default: 0)")
+    training = p.add_argument_group("training (defaults: this script's reference hyperparameters)")
+    training.add_argument("--epochs", type=positive_int, default=epochs, metavar="N",
+                          help=f"epochs to train (default: {epochs})")
+    training.add_argument("--batch-size", type=positive_int, default=batch_size, metavar="N",
+                          help=f"global batch size, split across the devices (default: {batch_size})")
+    training.add_argument("--lr", type=positive_float, default=lr, metavar="RATE",
+                          help=f"base learning rate of SGD with Nesterov momentum 0.9 (default: {lr})")
+    training.add_argument("--weight-decay", type=non_negative_float, default=weight_decay, metavar="L2",
+                          help=f"L2 penalty on the weights, 0 for none (default: {weight_decay})")
+    training.add_argument("--lr-schedule", choices=sorted(schedules.SCHEDULES), default=lr_schedule,
+                          help="step: the script's step decay, scaled to --epochs; cosine: cosine annealing "
+                               "to 0; htd: hyperbolic-tangent decay from --htd-lower to --htd-upper "
+                               f"(default: {lr_schedule})")
+    training.add_argument("--htd-lower", type=float, default=schedules.HTD_LOWER, metavar="L",
+                          help=f"HTD's tanh argument at the first epoch; lower keeps the base rate longer "
+                               f"(default: {schedules.HTD_LOWER:g})")
+    training.add_argument("--htd-upper", type=float, default=schedules.HTD_UPPER, metavar="U",
+                          help="HTD's tanh argument at the end; higher ends nearer 0 "
+                               f"(default: {schedules.HTD_UPPER:g})")
+    training.add_argument("--seed", type=int, default=0, metavar="N",
+                          help="seed of weights, augmentation and data splits; same seed, same run (default: 0)")
     if runs:
-        t.add_argument("--runs", type=positive_int, default=1, metavar="N",
-                       help="train N runs one after another, with seeds --seed, --seed+1, ...; run i starts "
-                            "from the same weights whatever the schedule (default: 1)")
+        training.add_argument("--runs", type=positive_int, default=1, metavar="N",
+                              help="train N runs one after another, with seeds --seed, --seed+1, ...; run i starts "
+                                   "from the same weights whatever the schedule (default: 1)")
 
-    d = p.add_argument_group("data")
-    d.add_argument("--dataset", choices=sorted(data.LAYOUTS), default="cifar10",
-                   help="cifar10 or cifar100; the classifier head follows (default: cifar10)")
-    d.add_argument("--data-dir", metavar="PATH",
-                   help="local copy: the official cifar-10-batches-py folder or cifar-10-python.tar.gz "
-                        "(or a folder holding one); default: download through keras.datasets")
-    d.add_argument("--subset", type=positive_int, metavar="N",
-                   help="train on only N training images (quick runs)")
-    d.add_argument("--val-split", type=non_negative_int, default=0, metavar="N",
-                   help="hold out N training images for validation (e.g. 5000); the test set is then "
-                        "evaluated once, at the end (default: 0, validate on the test set)")
+    data_flags = p.add_argument_group("data")
+    data_flags.add_argument("--dataset", choices=sorted(data.LAYOUTS), default="cifar10",
+                            help="cifar10 or cifar100; the classifier head follows (default: cifar10)")
+    data_flags.add_argument("--data-dir", metavar="PATH",
+                            help="local copy: the official cifar-10-batches-py folder or cifar-10-python.tar.gz "
+                                 "(or a folder holding one); default: download through keras.datasets")
+    data_flags.add_argument("--subset", type=positive_int, metavar="N",
+                            help="train on only N training images (quick runs)")
+    data_flags.add_argument("--val-split", type=non_negative_int, default=0, metavar="N",
+                            help="hold out N training images for validation (e.g. 5000); the test set is then "
+                                 "evaluated once, at the end (default: 0, validate on the test set)")
 
-    h = p.add_argument_group("hardware")
-    h.add_argument("--gpus", type=non_negative_int, metavar="N",
-                   help="number of GPUs (default: all visible); 0 trains on the CPU; with no GPU, N >= 2 "
-                        "trains N replicas on the CPU")
-    h.add_argument("--jit", choices=devices.JIT_CHOICES, default="auto",
-                   help="compile the training step with XLA: auto as Keras decides (on GPUs and on JAX; "
-                        "not on a CPU-only TensorFlow machine, where TensorFlow's own kernels are faster; "
-                        "PyTorch runs eagerly), on (PyTorch: torch.compile), off (default: auto)")
-    h.add_argument("--mixed-precision", action="store_true",
-                   help="compute in bfloat16 (float16 on GPUs older than Ampere), keep weights in float32")
+    hardware = p.add_argument_group("hardware")
+    hardware.add_argument("--gpus", type=non_negative_int, metavar="N",
+                          help="number of GPUs (default: all visible); 0 trains on the CPU; with no GPU, N >= 2 "
+                               "trains N replicas on the CPU")
+    hardware.add_argument("--jit", choices=devices.JIT_CHOICES, default="auto",
+                          help="compile the training step with XLA: auto as Keras decides (on GPUs and on JAX; "
+                               "not on a CPU-only TensorFlow machine, where TensorFlow's own kernels are faster; "
+                               "PyTorch runs eagerly), on (PyTorch: torch.compile), off (default: auto)")
+    hardware.add_argument("--mixed-precision", action="store_true",
+                          help="compute in bfloat16 (float16 on GPUs older than Ampere), keep weights in "
+                               "float32")
 
-    if options:
-        m = p.add_argument_group("model (this script's own flags)")
-        for name, (default, text) in options.items():
-            m.add_argument("--" + name.replace("_", "-"), type=positive_int if isinstance(default, int) else
-                           type(default), default=default, metavar="N" if isinstance(default, int) else "X",
-                           help=f"{text} (default: {default})")
+    if model_flags:
+        model = p.add_argument_group("model (this script's own flags)")
+        for name, (default, text) in model_flags.items():
+            model.add_argument("--" + name.replace("_", "-"), type=positive_int if isinstance(default, int) else
+                               type(default), default=default, metavar="N" if isinstance(default, int) else "X",
+                               help=f"{text} (default: {default})")
 
-    o = p.add_argument_group("outputs")
+    outputs = p.add_argument_group("outputs")
     if runs:
-        o.add_argument("--output-dir", metavar="DIR",
-                       help="the study folder (default: runs/<script>-<date>-<time>); each run writes "
-                            "DIR/seed-<seed>/, which must not exist yet (other seeds' folders may)")
+        outputs.add_argument("--output-dir", metavar="DIR",
+                             help="the study folder (default: runs/<script>-<date>-<time>); each run writes "
+                                  "DIR/seed-<seed>/, which must not exist yet (other seeds' folders may)")
     else:
-        o.add_argument("--output-dir", metavar="DIR",
-                       help="a new folder for this run's outputs (default: runs/<script>-<date>-<time>); "
-                            "an existing, non-empty folder is refused")
-    o.add_argument("--resume", metavar="DIR",
-                   help="continue the interrupted run in DIR from its last finished epoch, with its arguments")
+        outputs.add_argument("--output-dir", metavar="DIR",
+                             help="a new folder for this run's outputs (default: runs/<script>-<date>-<time>); "
+                                  "an existing, non-empty folder is refused")
+    outputs.add_argument("--resume", metavar="DIR",
+                         help="continue the interrupted run in DIR from its last finished epoch, with its "
+                              "arguments")
     return p
 
 

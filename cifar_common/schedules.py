@@ -1,17 +1,18 @@
 """Learning-rate schedules, one value per epoch.
 
 Each function takes the base rate and the length of the run and returns ``lr(epoch)`` for a 0-based epoch
-index, the form ``keras.callbacks.LearningRateScheduler`` expects. Swapping a schedule is one line::
+index, the form ``keras.callbacks.LearningRateScheduler`` expects. A script passes the one that
+``--lr-schedule`` names to its scheduler callback::
 
-    keras.callbacks.LearningRateScheduler(schedules.cosine(lr=0.1, epochs=200))
+    schedule = schedules.from_args(args, steps=LR_STEPS, reference_epochs=EPOCHS)
+    run.fit(model, callbacks=[keras.callbacks.LearningRateScheduler(schedule)])
 
-or, in any script, ``--lr-schedule {step,cosine,htd}``. The scheduler callback also writes each epoch's rate
-into the logs, so it ends up in ``history.csv``.
+Any function of the epoch does as well (``lambda epoch: args.lr * 0.98 ** epoch``);
+doc/learning-rate-schedules.md shows how to write one, and how to use a ``keras.optimizers.schedules``
+object instead.
 """
 
 import math
-
-import keras
 
 # The reference step decay of the collection: the base rate until epoch 81 of 200, a tenth until epoch 122,
 # a hundredth after: (epoch of a 200-epoch run, multiple of the base rate) pairs.
@@ -62,13 +63,15 @@ SCHEDULES = {"step": step, "cosine": cosine, "htd": htd}
 COLOURS = {"step": "tab:blue", "cosine": "tab:orange", "htd": "tab:green"}
 
 
-def callback(name, lr, epochs, steps=REFERENCE_STEPS, reference_epochs=REFERENCE_EPOCHS, htd_lower=HTD_LOWER,
-             htd_upper=HTD_UPPER):
-    """The ``LearningRateScheduler`` for the schedule called ``name`` (step, cosine or htd)."""
-    if name == "step":
-        schedule = step(lr, epochs, steps, reference_epochs)
-    elif name == "htd":
-        schedule = htd(lr, epochs, htd_lower, htd_upper)
-    else:
-        schedule = SCHEDULES[name](lr, epochs)
-    return keras.callbacks.LearningRateScheduler(schedule)
+def from_args(args, steps=REFERENCE_STEPS, reference_epochs=REFERENCE_EPOCHS):
+    """The schedule that ``--lr-schedule`` names (step, cosine or htd), for ``--lr`` and ``--epochs``.
+
+    ``steps`` and ``reference_epochs`` are the script's step decay: ``(boundary, factor)`` pairs in epochs of a
+    ``reference_epochs``-long run (its default length), scaled to ``--epochs``. HTD takes ``--htd-lower`` and
+    ``--htd-upper``.
+    """
+    if args.lr_schedule == "step":
+        return step(args.lr, args.epochs, steps, reference_epochs)
+    if args.lr_schedule == "htd":
+        return htd(args.lr, args.epochs, args.htd_lower, args.htd_upper)
+    return cosine(args.lr, args.epochs)

@@ -1,13 +1,30 @@
-"""``main``: what every script runs after defining its model.
+"""The run around a script's Keras workflow: its command line, its data and devices, its folder.
 
-It parses the shared command line, loads the data, sets up devices and precision, builds and compiles the
-script's model (SGD with Nesterov momentum 0.9, sparse categorical cross-entropy), trains it with Keras's
-progress bar and the learning-rate schedule, writes the run folder (see ``outputs``) and prints the test
-accuracy as its last line. Bad input ends in one line on stderr and a non-zero exit status.
+Every script shows its own model, compile, learning-rate callback and fit; this module does the rest::
+
+    args = train.parse_args(__doc__, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LEARNING_RATE,
+                            weight_decay=WEIGHT_DECAY)
+    with train.Run(args) as run:  # data, devices, precision, seed; bad input ends in one line
+        model = build_model(run.data, args.weight_decay)
+        model.compile(optimizer=keras.optimizers.SGD(args.lr, momentum=0.9, nesterov=True),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=run.jit_compile)
+        schedule = schedules.from_args(args, steps=LR_STEPS, reference_epochs=EPOCHS)
+        run.fit(model, callbacks=[keras.callbacks.LearningRateScheduler(schedule)])
+
+* ``parse_args``: the shared command line with the script's defaults; with ``--resume DIR``, the arguments
+  that run was started with.
+* ``Run``: entering it loads the data (``run.data``), sets up the devices (and enters their scope, so the
+  model is built there), the precision policy and the seed, and chooses ``run.jit_compile``. Leaving it
+  turns bad input (data, flags, output folder) into one line and exit status 2, and Ctrl-C into a run folder
+  that ``--resume`` continues (exit status 130).
+* ``run.fit``: opens the run folder (see ``run_folder``) and trains with ``model.fit``, with the script's
+  callbacks and the run's own (history, backups for ``--resume``, the best-on-validation model); then tests,
+  saves the model, completes summary.json, draws the curves and prints the test accuracy as its last line.
+* ``seeded_runs``: the ``--runs N`` of a study, one run per seed in ``DIR/seed-<seed>/``.
 """
 
 import argparse
-import functools
+import contextlib
 import importlib.util
 import os
 import platform
@@ -18,24 +35,29 @@ import time
 
 import keras
 
-from . import cli, data, devices, macs, outputs, schedules
+from . import cli, data, devices, macs, run_folder
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class OptionError(Exception):
     """A model flag with a value the script cannot build (say, a ResNet depth that is not 6n+2)."""
 
 
-_KNOWN_ERRORS = (data.DataError, devices.DeviceError, outputs.OutputError, OptionError)
+class ScriptError(Exception):
+    """A script whose training cannot work as written (say, two things setting the learning rate)."""
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Bad input: each ends the run with its one-line message.
+USER_ERRORS = (data.DataError, devices.DeviceError, run_folder.OutputError, OptionError, ScriptError)
 
 
 def import_script(path):
     """Imports another script of the collection, such as ``"resnext/ResNeXt_keras.py"``, to reuse its model
-    code (SENet builds on ResNeXt, Wide-ResNet on ResNet); its training does not run."""
+    code (SENet builds on ResNeXt, the htd study on ResNet); its training does not run."""
     full = os.path.join(REPO_ROOT, path)
     spec = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(path))[0], full)
     module = importlib.util.module_from_spec(spec)
@@ -43,230 +65,323 @@ def import_script(path):
     return module
 
 
-def main(build_model, *, doc, epochs, batch_size, lr, weight_decay, lr_schedule="step",
-         lr_steps=schedules.REFERENCE_STEPS, options=None, runs=False, argv=None):
-    """Trains ``build_model(data, weight_decay, **options)`` as the command line asks; returns the summary.
+def _prog():
+    return os.path.basename(sys.argv[0])
 
-    ``build_model`` receives the loaded ``data.Data`` (for its image shape, class count and channel
-    statistics), the L2 weight-decay factor and the values of the script's own flags, and returns an
-    uncompiled ``keras.Model``; it raises ``OptionError`` for flag values it cannot build. The keyword
-    arguments are the script's defaults; ``lr_steps`` are its step-decay boundaries, in epochs of a run of
-    the default length; ``options`` its own flags, ``{"depth": (110, "help text")}`` for ``--depth``.
-    ``runs=True`` adds ``--runs N``: N runs with seeds --seed, --seed+1, ... in DIR/seed-<seed>/ of the
-    study folder DIR; returns the list of their summaries.
+
+def _script_name():
+    return os.path.splitext(_prog())[0]
+
+
+def _fail(message):
+    """Ends the process with one line on stderr, as argparse does for a bad flag."""
+    print(f"{_prog()}: error: {message}", file=sys.stderr)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def _command():
+    """The command as typed (a wrapper such as benchmarks/initialiser.py included), with "python" for the
+    interpreter's path."""
+    return shlex.join(["python", *sys.orig_argv[1:]])
+
+
+# --- the command line -------------------------------------------------------------------------------------
+
+def parse_args(doc, *, epochs, batch_size, lr, weight_decay, lr_schedule="step", model_flags=None, runs=False):
+    """The script's command line, with its defaults (shown by ``--help``).
+
+    ``doc`` is the script's docstring (the help's description); ``model_flags`` its own flags,
+    ``{"depth": (110, "help text")}`` for ``--depth N``; ``runs=True`` adds ``--runs N`` (see
+    ``seeded_runs``). With ``--resume DIR`` it returns the arguments that run was started with, and the
+    machine flags (``--data-dir``, ``--gpus``, ``--jit``) of this command line.
     """
-    options = options or {}
-    script = os.path.splitext(os.path.basename(sys.argv[0]))[0]
-    argv = sys.argv[1:] if argv is None else list(argv)
-    p = cli.parser(sys.argv[0], doc, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                   lr_schedule=lr_schedule, options=options, runs=runs)
-    args = p.parse_args(argv)
-    run = functools.partial(_run, build_model, p=p, argv=argv, script=script, reference_epochs=epochs,
-                            lr_steps=lr_steps, option_names=list(options))
-    try:
-        if runs and not args.resume:
-            return _several_runs(run, args, p, script)
-        return run(args)
-    except _KNOWN_ERRORS as e:
-        print(f"{p.prog}: error: {e}", file=sys.stderr)
-        sys.exit(EXIT_BAD_INPUT)
-
-
-def _several_runs(run, args, p, script):
-    """Runs ``args.runs`` seeded runs, each in its own ``seed-<seed>`` folder of the study folder."""
-    study = os.path.abspath(args.output_dir) if args.output_dir else outputs.fresh_run_path(script)
-    seeds = [args.seed + i for i in range(args.runs)]
-    folders = [os.path.join(study, f"seed-{seed}") for seed in seeds]
-    for folder in folders:
-        if os.path.exists(folder):
-            raise outputs.OutputError(f"{folder}: exists; a study never overwrites a run (choose other --seed "
-                                      "values, or continue that run with --resume)")
-    summaries = []
-    for i, (seed, folder) in enumerate(zip(seeds, folders)):
-        print(f"run {i + 1} of {len(seeds)}: seed {seed}")
+    parser = cli.parser(sys.argv[0], doc, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                        lr_schedule=lr_schedule, model_flags=model_flags or {}, runs=runs)
+    argv = sys.argv[1:]
+    args = parser.parse_args(argv)
+    if args.resume:
         try:
-            summaries.append(run(argparse.Namespace(**{**vars(args), "seed": seed, "runs": 1,
-                                                       "output_dir": folder})))
-        except SystemExit as e:
-            if e.code == EXIT_INTERRUPTED and i + 1 < len(seeds):
-                print(f"then the remaining runs: python {sys.argv[0]} --seed {seed + 1} --runs "
-                      f"{len(seeds) - i - 1} --output-dir {study} (with this command's other flags)",
-                      file=sys.stderr)
-            raise
-    accuracies = sorted(100 * s["test_accuracy"] for s in summaries)
-    print(f"study folder: {study}")
-    print(f"Test accuracy: median {statistics.median(accuracies):.2f} % over {len(accuracies)} "
-          f"run{'s' if len(accuracies) != 1 else ''} (min {accuracies[0]:.2f}, max {accuracies[-1]:.2f}; "
-          f"{script}, {args.lr_schedule})")
-    return summaries
+            args = _arguments_of_resumed_run(args, parser, argv)
+        except run_folder.OutputError as e:
+            _fail(e)
+    return args
 
 
-def _resume_args(args, p, argv):
+def _arguments_of_resumed_run(args, parser, argv):
     """The arguments of the run in ``args.resume``, with the machine flags of this command line."""
-    given = cli.explicit_flags(p, argv)
+    given = cli.explicit_flags(parser, argv)
     conflicting = given - {"resume", *cli.MACHINE_FLAGS}
     if conflicting:
         flags = ", ".join("--" + f.replace("_", "-") for f in sorted(conflicting))
-        raise outputs.OutputError(f"{flags}: a resumed run keeps its own arguments (only --data-dir, --gpus "
-                                  "and --jit may change)")
-    summary = outputs.read_summary(args.resume)
+        raise run_folder.OutputError(f"{flags}: a resumed run keeps its own arguments (only --data-dir, --gpus "
+                                     "and --jit may change)")
+    summary = run_folder.read_summary(args.resume)
     if summary.get("finished"):
-        raise outputs.OutputError(f"{args.resume}: that run has finished; nothing to resume")
+        raise run_folder.OutputError(f"{args.resume}: that run has finished; nothing to resume")
     if not isinstance(summary.get("arguments"), dict):
-        raise outputs.OutputError(f"{args.resume}: summary.json holds no arguments to resume with")
-    saved = {**vars(p.parse_args([])), **summary["arguments"]}  # flags added since then keep their defaults
+        raise run_folder.OutputError(f"{args.resume}: summary.json holds no arguments to resume with")
+    saved = {**vars(parser.parse_args([])), **summary["arguments"]}  # flags added since keep their defaults
     for flag in cli.MACHINE_FLAGS:
         if flag in given:
             saved[flag] = getattr(args, flag)
     saved["resume"] = args.resume
-    return type(args)(**saved), summary
+    return argparse.Namespace(**saved)
 
 
-def _run(build_model, args, *, p, argv, script, reference_epochs, lr_steps, option_names):
-    started = time.perf_counter()
-    previous = None
+# --- a study: several seeded runs ----------------------------------------------------------------------------
+
+def seeded_runs(args):
+    """Yields the arguments of each run of a ``--runs N`` study: seeds --seed, --seed+1, ..., each run in
+    ``DIR/seed-<seed>/`` of the study folder ``--output-dir DIR``; prints the median test accuracy at the end.
+
+    With ``--resume`` it yields the resumed run's arguments alone.
+    """
     if args.resume:
-        args, previous = _resume_args(args, p, argv)
-        script = previous["script"]
+        yield args
+        return
+    study = os.path.abspath(args.output_dir) if args.output_dir else run_folder.fresh_run_path(_script_name())
+    seeds = [args.seed + i for i in range(args.runs)]
+    folders = [os.path.join(study, f"seed-{seed}") for seed in seeds]
+    for folder in folders:
+        if os.path.exists(folder):
+            _fail(f"{folder}: exists; a study never overwrites a run (choose other --seed values, or continue "
+                  "that run with --resume)")
+    for i, (seed, folder) in enumerate(zip(seeds, folders)):
+        print(f"run {i + 1} of {len(seeds)}: seed {seed}")
+        then = None
+        if i + 1 < len(seeds):
+            then = (f"then the remaining runs: python {sys.argv[0]} --seed {seed + 1} --runs {len(seeds) - i - 1} "
+                    f"--output-dir {study} (with this command's other flags)")
+        # _then: what an interrupted run tells the user besides its own --resume (not an argument of the run).
+        yield argparse.Namespace(**{**vars(args), "seed": seed, "runs": 1, "output_dir": folder, "_then": then})
+    accuracies = sorted(100 * run_folder.read_summary(folder)["test_accuracy"] for folder in folders)
+    print(f"study folder: {study}")
+    print(f"Test accuracy: median {statistics.median(accuracies):.2f} % over {len(accuracies)} "
+          f"run{'s' if len(accuracies) != 1 else ''} (min {accuracies[0]:.2f}, max {accuracies[-1]:.2f}; "
+          f"{_script_name()}, {args.lr_schedule})")
 
-    # Everything that can fail on bad input happens before the run folder is created.
-    if not args.resume:
-        outputs.check_output_dir(args.output_dir)
-    if args.lr_schedule == "htd" and not args.htd_lower < args.htd_upper:
-        raise OptionError(f"--htd-lower {args.htd_lower:g} --htd-upper {args.htd_upper:g}: the lower bound must "
-                          "be below the upper one")
-    dataset = data.load(args.dataset, args.data_dir, subset=args.subset, val_split=args.val_split,
-                        seed=args.seed)
-    hardware = devices.setup(args.gpus)
-    if hardware.notice:
-        print(hardware.notice)
-    if args.batch_size % hardware.replicas:
-        raise devices.DeviceError(f"--batch-size {args.batch_size}: must divide evenly over "
-                                  f"{hardware.replicas} devices")
-    policy = devices.mixed_precision_policy(hardware) if args.mixed_precision else "float32"
-    keras.config.set_dtype_policy(policy)
-    keras.utils.set_random_seed(args.seed)
-    jit_compile = devices.jit_compile(hardware, args.jit)
 
-    with hardware.scope:
-        model = build_model(dataset, args.weight_decay, **{name: getattr(args, name) for name in option_names})
-        model.compile(
-            optimizer=keras.optimizers.SGD(learning_rate=args.lr, momentum=0.9, nesterov=True),
-            loss=keras.losses.SparseCategoricalCrossentropy(),
-            metrics=["accuracy"],
-            jit_compile=jit_compile,  # --jit; summary.json records what Keras resolved it to
-        )
-    params = model.count_params()
-    macs_per_image = macs.per_image(model)
+# --- one run ----------------------------------------------------------------------------------------------------
 
-    run_dir = os.path.abspath(args.resume) if args.resume else outputs.new_run_dir(args.output_dir, script)
-    held_out = "val" if args.val_split else "test"
+class Run:
+    """One training run of a script: ``with train.Run(args) as run: ... run.fit(model, callbacks)``.
 
-    # As typed (a wrapper such as benchmarks/initialiser.py included), with "python" for the interpreter's path.
-    command = shlex.join(["python", *sys.orig_argv[1:]]) if argv == sys.argv[1:] else shlex.join(
-        ["python", sys.argv[0], *argv])
-    summary = {
-        "script": script,
-        # The command that started the run (a resumed run keeps it, and adds the one that resumed it).
-        "command": (previous or {}).get("command", command),
-        "arguments": vars(args),
-        "finished": False,
-        "backend": keras.backend.backend(),
-        "backend_version": devices.backend_version(keras.backend.backend()),
-        "keras_version": keras.__version__,
-        "machine": devices.machine(),
-        "python": platform.python_version(),
-        "devices": hardware.names,
-        "replicas": hardware.replicas,
-        "dtype_policy": policy,
-        "jit_compiled": bool(model.jit_compile),
-        "parameters": params,
-        "macs_per_image": macs_per_image,
-        "data": {
-            "source": dataset.source,
-            "dataset": args.dataset,
-            "train_images": len(dataset.x_train),
-            "validation_images": 0 if dataset.x_val is None else len(dataset.x_val),
-            "test_images": len(dataset.x_test),
-            "held_out_during_training": "validation split" if args.val_split else "test set",
-        },
-        "run_dir": run_dir,
-    }
-    if args.resume:
-        summary["resumed_with"] = [*(previous or {}).get("resumed_with", []), command]
-    summary["started"] = previous.get("started") if previous else time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    outputs.write_summary(run_dir, summary)
+    Inside the ``with`` block: ``run.data`` (a ``data.Data``: the images, their shape, class count and
+    channel statistics), ``run.jit_compile`` (what ``--jit`` asks ``model.compile`` for), and the devices'
+    scope, in which the model is built and compiled.
+    """
 
-    print(f"{script}: {model.name}, {params:,} parameters, {macs_per_image / 1e6:,.1f} M multiply-accumulates "
-          f"per image; {keras.backend.backend()} on "
-          f"{', '.join(hardware.names)}; {policy}; training step: "
-          f"{devices.describe_step(keras.backend.backend(), model.jit_compile)}")
-    print(f"data: {args.dataset} from {dataset.source}: {len(dataset.x_train)} training, "
-          f"{summary['data']['validation_images']} validation, {len(dataset.x_test)} test images")
-    print(f"run folder: {run_dir}" + (" (resuming from its last backup)" if args.resume else ""))
+    def __init__(self, args):
+        self.args = args
+        self.script = _script_name()
+        self.previous = None  # the summary of the run that --resume continues
+        self.folder = None  # the run folder, once fit has opened it
+        self.data = None
+        self.hardware = None
+        self.dtype_policy = None
+        self.jit_compile = None
+        self._started = time.perf_counter()
+        self._scope = contextlib.ExitStack()
 
-    history = outputs.HistoryWriter(run_dir, held_out)
-    callbacks = [
-        schedules.callback(args.lr_schedule, args.lr, args.epochs, lr_steps, reference_epochs, args.htd_lower,
-                           args.htd_upper),
-        history,  # after the scheduler, which puts the epoch's learning rate into the logs
-        # Two checkpoints, so that a kill while one is being written leaves the previous one to resume from.
-        keras.callbacks.BackupAndRestore(os.path.join(run_dir, outputs.BACKUP), double_checkpoint=True),
-    ]
-    best_weights = os.path.join(run_dir, outputs.BEST_WEIGHTS)
-    if args.val_split:
-        # With a validation split the model is chosen on validation accuracy: keep the best epoch's weights
-        # (on resume, only an epoch better than the best one so far replaces them).
-        restored = outputs.restored_epoch(run_dir)
-        seen = [r["val_accuracy"] for r in outputs.read_history(run_dir) if r["epoch"] <= restored]
-        callbacks.append(keras.callbacks.ModelCheckpoint(
-            best_weights, monitor="val_accuracy", mode="max", save_best_only=True, save_weights_only=True,
-            initial_value_threshold=max(seen) if seen else None, verbose=0))
-    validation = (dataset.x_val, dataset.y_val) if args.val_split else (dataset.x_test, dataset.y_test)
-    try:
-        model.fit(dataset.x_train, dataset.y_train, batch_size=args.batch_size, epochs=args.epochs,
-                  validation_data=validation, callbacks=callbacks, shuffle=True, verbose=1)
-    except KeyboardInterrupt:
-        finished = outputs.restored_epoch(run_dir)
-        outputs.plot_curves(run_dir, f"{script} (interrupted)")
-        print(f"\ninterrupted after epoch {finished}; continue with: "
-              f"python {sys.argv[0]} --resume {run_dir}", file=sys.stderr)
+    def __enter__(self):
+        try:
+            self._prepare()
+        except USER_ERRORS as e:
+            _fail(e)
+        except KeyboardInterrupt:
+            self._interrupted()
+        self._scope.enter_context(self.hardware.scope)
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        self._scope.close()
+        if kind is not None and issubclass(kind, USER_ERRORS):
+            _fail(error)
+        if kind is not None and issubclass(kind, KeyboardInterrupt):
+            self._interrupted()
+        return False
+
+    def _prepare(self):
+        """Everything that can fail on bad input, before a run folder is created."""
+        args = self.args
+        if args.resume:
+            self.previous = run_folder.read_summary(args.resume)
+            self.script = self.previous["script"]
+        else:
+            run_folder.check_output_dir(args.output_dir)
+        if args.lr_schedule == "htd" and not args.htd_lower < args.htd_upper:
+            raise OptionError(f"--htd-lower {args.htd_lower:g} --htd-upper {args.htd_upper:g}: the lower bound "
+                              "must be below the upper one")
+        self.data = data.load(args.dataset, args.data_dir, subset=args.subset, val_split=args.val_split,
+                              seed=args.seed)
+        self.hardware = devices.setup(args.gpus)
+        if self.hardware.notice:
+            print(self.hardware.notice)
+        if args.batch_size % self.hardware.replicas:
+            raise devices.DeviceError(f"--batch-size {args.batch_size}: must divide evenly over "
+                                      f"{self.hardware.replicas} devices")
+        self.dtype_policy = devices.mixed_precision_policy(self.hardware) if args.mixed_precision else "float32"
+        keras.config.set_dtype_policy(self.dtype_policy)
+        keras.utils.set_random_seed(args.seed)
+        self.jit_compile = devices.jit_compile(self.hardware, args.jit)
+
+    def _interrupted(self):
+        """Ctrl-C: the run folder keeps its history, curves and last backup; say how to continue."""
+        if self.folder is None:
+            print("\ninterrupted before training began", file=sys.stderr)
+        else:
+            finished = run_folder.restored_epoch(self.folder)
+            run_folder.plot_curves(self.folder, f"{self.script} (interrupted)")
+            print(f"\ninterrupted after epoch {finished}; continue with: "
+                  f"python {sys.argv[0]} --resume {self.folder}", file=sys.stderr)
+            then = getattr(self.args, "_then", None)
+            if then:
+                print(then, file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
 
-    rows = outputs.read_history(run_dir)
-    best = max(rows, key=lambda r: r[f"{held_out}_accuracy"])
-    if args.val_split:
-        # The model of the best validation epoch; the test set is used once, now, on that model.
+    def fit(self, model, callbacks=()):
+        """Trains the compiled ``model`` on the run's data with ``callbacks`` (the script's learning-rate
+        callback, or none when the optimizer holds a ``keras.optimizers.schedules`` object) and the run's own;
+        returns the completed summary."""
+        args = self.args
+        _check_learning_rate_setters(model, callbacks)
+        self.folder = os.path.abspath(args.resume) if args.resume else run_folder.new_run_dir(args.output_dir,
+                                                                                              self.script)
+        summary = self._start_summary(model)
+        self._print_start(model, summary)
+        held_out = "val" if args.val_split else "test"
+        history = run_folder.HistoryWriter(self.folder, held_out)
+        callbacks = [
+            *callbacks,  # first: a scheduler sets the epoch's rate before the history reads it
+            history,
+            # Two checkpoints, so that a kill while one is being written leaves the previous one to resume from.
+            keras.callbacks.BackupAndRestore(os.path.join(self.folder, run_folder.BACKUP), double_checkpoint=True),
+            *self._best_on_validation(),
+        ]
+        held_out_data = ((self.data.x_val, self.data.y_val) if args.val_split
+                         else (self.data.x_test, self.data.y_test))
+        model.fit(self.data.x_train, self.data.y_train, batch_size=args.batch_size, epochs=args.epochs,
+                  validation_data=held_out_data, callbacks=callbacks, shuffle=True, verbose=1)
+        test_accuracy = self._test_accuracy(model)
+        model.save(os.path.join(self.folder, run_folder.MODEL))
+        self._finish_summary(summary, history, test_accuracy)
+        run_folder.plot_curves(self.folder, f"{self.script}: {args.dataset}, test accuracy "
+                                            f"{100 * test_accuracy:.2f} %")
+        print(f"outputs: {self.folder}")
+        print(f"Test accuracy: {100 * test_accuracy:.2f} % ({self.script}, after {summary['epochs']} "
+              f"epoch{'s' if summary['epochs'] != 1 else ''})")
+        return summary
+
+    def _best_on_validation(self):
+        """With a validation split the model is chosen on validation accuracy: keep the best epoch's weights
+        (on resume, only an epoch better than the best one so far replaces them)."""
+        if not self.args.val_split:
+            return []
+        restored = run_folder.restored_epoch(self.folder)
+        seen = [r["val_accuracy"] for r in run_folder.read_history(self.folder) if r["epoch"] <= restored]
+        return [keras.callbacks.ModelCheckpoint(
+            os.path.join(self.folder, run_folder.BEST_WEIGHTS), monitor="val_accuracy", mode="max",
+            save_best_only=True, save_weights_only=True, initial_value_threshold=max(seen) if seen else None,
+            verbose=0)]
+
+    def _test_accuracy(self, model):
+        """The final epoch's test accuracy; with a validation split, the test set is used once, now, on the
+        model of the best validation epoch."""
+        if not self.args.val_split:
+            return run_folder.read_history(self.folder)[-1]["test_accuracy"]
+        best_weights = os.path.join(self.folder, run_folder.BEST_WEIGHTS)
         model.load_weights(best_weights)
         os.remove(best_weights)
-        _, test_accuracy = model.evaluate(dataset.x_test, dataset.y_test, batch_size=args.batch_size, verbose=0)
-    else:
-        test_accuracy = rows[-1]["test_accuracy"]
-    model.save(os.path.join(run_dir, outputs.MODEL))
-    steady = history.train_seconds[1:] or history.train_seconds  # the first epoch includes compilation
-    # The loss of the very first batch, before any update: runs that start from the same weights and see the
-    # same first batch (same seed) have the same value, whatever their learning-rate schedule.
-    summary["first_batch_loss"] = (history.first_batch_loss if history.first_batch_loss is not None
-                                   else (previous or {}).get("first_batch_loss"))
-    if args.resume:
-        summary["resumed_from_epoch"] = args.epochs if history.first_epoch is None else history.first_epoch
-    summary.update({
-        "finished": True,
-        "epochs": len(rows),
-        "test_accuracy": float(test_accuracy),
-        # The test set's best epoch is for reference only; a validation split's best epoch is the model.
-        "best_epoch": {"epoch": best["epoch"], f"{held_out}_accuracy": best[f"{held_out}_accuracy"]},
-        "test_accuracy_of": f"the model of epoch {best['epoch']}, best on validation" if args.val_split
-                            else "the final epoch's model",
-        "wall_seconds": round(time.perf_counter() - started, 1),
-        "training_seconds": round(sum(r["seconds"] for r in rows), 1),
-        "seconds_per_epoch": round(statistics.median(r["seconds"] for r in rows[1:] or rows), 3),
-        "train_images_per_second": round(len(dataset.x_train) / statistics.median(steady)) if steady else None,
-        "ended": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    })
-    outputs.write_summary(run_dir, summary)
-    outputs.plot_curves(run_dir, f"{script}: {args.dataset}, test accuracy {100 * test_accuracy:.2f} %")
-    print(f"outputs: {run_dir}")
-    print(f"Test accuracy: {100 * test_accuracy:.2f} % ({script}, after {len(rows)} "
-          f"epoch{'s' if len(rows) != 1 else ''})")
-    return summary
+        _, accuracy = model.evaluate(self.data.x_test, self.data.y_test, batch_size=self.args.batch_size,
+                                     verbose=0)
+        return float(accuracy)
+
+    def _start_summary(self, model):
+        """summary.json as the run starts (``"finished": false``); ``_finish_summary`` completes it."""
+        args, previous = self.args, self.previous or {}
+        backend = keras.backend.backend()
+        summary = {
+            "script": self.script,
+            # The command that started the run (a resumed run keeps it, and adds the one that resumed it).
+            "command": previous.get("command", _command()),
+            "arguments": {k: v for k, v in vars(args).items() if not k.startswith("_")},
+            "finished": False,
+            "backend": backend,
+            "backend_version": devices.backend_version(backend),
+            "keras_version": keras.__version__,
+            "machine": devices.machine(),
+            "python": platform.python_version(),
+            "devices": self.hardware.names,
+            "replicas": self.hardware.replicas,
+            "dtype_policy": self.dtype_policy,
+            "jit_compiled": bool(model.jit_compile),  # what Keras resolved --jit to
+            "parameters": model.count_params(),
+            "macs_per_image": macs.per_image(model),
+            "data": {
+                "source": self.data.source,
+                "dataset": args.dataset,
+                "train_images": len(self.data.x_train),
+                "validation_images": 0 if self.data.x_val is None else len(self.data.x_val),
+                "test_images": len(self.data.x_test),
+                "held_out_during_training": "validation split" if args.val_split else "test set",
+            },
+            "run_dir": self.folder,
+        }
+        if args.resume:
+            summary["resumed_with"] = [*previous.get("resumed_with", []), _command()]
+        summary["started"] = previous.get("started") or time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        run_folder.write_summary(self.folder, summary)
+        return summary
+
+    def _finish_summary(self, summary, history, test_accuracy):
+        args, previous = self.args, self.previous or {}
+        held_out = "val" if args.val_split else "test"
+        rows = run_folder.read_history(self.folder)
+        best = max(rows, key=lambda r: r[f"{held_out}_accuracy"])
+        steady = history.train_seconds[1:] or history.train_seconds  # the first epoch includes compilation
+        # The loss of the very first batch, before any update: runs that start from the same weights and see
+        # the same first batch (same seed) have the same value, whatever their learning-rate schedule.
+        summary["first_batch_loss"] = (history.first_batch_loss if history.first_batch_loss is not None
+                                       else previous.get("first_batch_loss"))
+        if args.resume:
+            summary["resumed_from_epoch"] = args.epochs if history.first_epoch is None else history.first_epoch
+        summary.update({
+            "finished": True,
+            "epochs": len(rows),
+            "test_accuracy": float(test_accuracy),
+            # The test set's best epoch is for reference only; a validation split's best epoch is the model.
+            "best_epoch": {"epoch": best["epoch"], f"{held_out}_accuracy": best[f"{held_out}_accuracy"]},
+            "test_accuracy_of": f"the model of epoch {best['epoch']}, best on validation" if args.val_split
+                                else "the final epoch's model",
+            "wall_seconds": round(time.perf_counter() - self._started, 1),
+            "training_seconds": round(sum(r["seconds"] for r in rows), 1),
+            "seconds_per_epoch": round(statistics.median(r["seconds"] for r in rows[1:] or rows), 3),
+            "train_images_per_second": (round(len(self.data.x_train) / statistics.median(steady)) if steady
+                                        else None),
+            "ended": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        })
+        run_folder.write_summary(self.folder, summary)
+
+    def _print_start(self, model, summary):
+        backend = keras.backend.backend()
+        print(f"{self.script}: {model.name}, {summary['parameters']:,} parameters, "
+              f"{summary['macs_per_image'] / 1e6:,.1f} M multiply-accumulates per image; {backend} on "
+              f"{', '.join(self.hardware.names)}; {self.dtype_policy}; training step: "
+              f"{devices.describe_step(backend, model.jit_compile)}")
+        counts = summary["data"]
+        print(f"data: {self.args.dataset} from {self.data.source}: {counts['train_images']} training, "
+              f"{counts['validation_images']} validation, {counts['test_images']} test images")
+        print(f"run folder: {self.folder}" + (" (resuming from its last backup)" if self.args.resume else ""))
+
+
+def _check_learning_rate_setters(model, callbacks):
+    """The model is compiled, and one thing sets its learning rate: a ``keras.optimizers.schedules`` object
+    inside the optimizer sets it at every step, and a ``LearningRateScheduler`` callback cannot set it too."""
+    if getattr(model, "optimizer", None) is None:
+        raise ScriptError("run.fit needs a compiled model: call model.compile(optimizer=..., loss=...) first")
+    # Keras keeps the optimizer's schedule object in _learning_rate; learning_rate gives its current value.
+    if isinstance(getattr(model.optimizer, "_learning_rate", None), keras.optimizers.schedules.LearningRateSchedule):
+        if any(isinstance(c, keras.callbacks.LearningRateScheduler) for c in callbacks):
+            raise ScriptError("the optimizer's learning rate is a keras.optimizers.schedules object, which sets "
+                              "the rate at every step; drop the LearningRateScheduler callback (callbacks=[]), "
+                              "see doc/learning-rate-schedules.md")

@@ -25,7 +25,8 @@ Reference test accuracy after 250 epochs: 94.91 / 95.30 / 95.90 % (100-12 / 100-
     python densenet/DenseNet_keras.py --depth 100 --growth-rate 12
 """
 
-from cifar_common import train
+# cifar_common before keras: it sets TensorFlow's log level and CPU kernels, read when keras is imported.
+from cifar_common import schedules, train
 from cifar_common.augment import RandomCropFlip
 import keras
 from keras import layers, regularizers
@@ -38,6 +39,8 @@ WEIGHT_DECAY = 1e-4
 DEPTH = 100
 GROWTH_RATE = 12
 COMPRESSION = 0.5
+MODEL_FLAGS = {"depth": (DEPTH, "layers, 6n+4: 40, 100, 160, 190, 250"),  # its own flags, --depth N
+               "growth_rate": (GROWTH_RATE, "feature maps each layer adds (k): 12, 24, 40")}
 
 
 def conv(filters, size, l2):
@@ -85,7 +88,12 @@ def build_model(data, weight_decay, depth=DEPTH, growth_rate=GROWTH_RATE):
 
 
 if __name__ == "__main__":
-    train.main(build_model, doc=__doc__, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LEARNING_RATE,
-               weight_decay=WEIGHT_DECAY, lr_steps=LR_STEPS,
-               options={"depth": (DEPTH, "layers, 6n+4: 40, 100, 160, 190, 250"),
-                        "growth_rate": (GROWTH_RATE, "feature maps each layer adds (k): 12, 24, 40")})
+    args = train.parse_args(__doc__, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LEARNING_RATE,
+                            weight_decay=WEIGHT_DECAY, model_flags=MODEL_FLAGS)
+    with train.Run(args) as run:  # loads the data; sets up devices, precision and seed; one-line errors
+        model = build_model(run.data, args.weight_decay, args.depth, args.growth_rate)
+        model.compile(optimizer=keras.optimizers.SGD(args.lr, momentum=0.9, nesterov=True),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=run.jit_compile)
+        # The step decay LR_STEPS scaled to --epochs, or the schedule --lr-schedule names (cosine, htd).
+        schedule = schedules.from_args(args, steps=LR_STEPS, reference_epochs=EPOCHS)
+        run.fit(model, callbacks=[keras.callbacks.LearningRateScheduler(schedule)])

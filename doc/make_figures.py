@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from cifar_common import cli, data, outputs, train
+from cifar_common import cli, data, run_folder, train
 
 DOC = os.path.dirname(os.path.abspath(__file__))
 LENET = "lenet/LeNet_dp_da_wd_keras.py"
@@ -185,7 +185,7 @@ def train_runs(runs_dir, data_dir, subset, epochs):
             raise RuntimeError(f"{name}: the training run failed (exit {proc.returncode}): "
                                f"{(proc.stderr.strip().splitlines() or ['?'])[-1]}")
         print(f"  {proc.stdout.strip().splitlines()[-1]} in {time.perf_counter() - started:.0f} s", flush=True)
-        results[name] = (outputs.read_summary(folder), outputs.read_history(folder), folder)
+        results[name] = (run_folder.read_summary(folder), run_folder.read_history(folder), folder)
     return results
 
 
@@ -209,7 +209,7 @@ def weight_decay(results, path):
     fig, (hist, norms, acc) = plt.subplots(1, 3, figsize=(14, 3.6))
     width = 0.8 / len(names)
     for k, (name, label) in enumerate(names.items()):
-        model = keras.saving.load_model(os.path.join(results[name][2], outputs.MODEL))
+        model = keras.saving.load_model(os.path.join(results[name][2], run_folder.MODEL))
         kernels = [(layer.name, np.asarray(layer.kernel)) for layer in model.layers if hasattr(layer, "kernel")]
         values = np.concatenate([w.ravel() for _, w in kernels])
         hist.hist(values, bins=120, range=(-0.5, 0.5), histtype="step", lw=1.5, label=f"L2 {label}")
@@ -295,10 +295,10 @@ def main(argv=None):
     if existing and not args.overwrite:
         p.error(f"{os.path.join(args.output_dir, existing[0])}: exists; pass --overwrite to replace the figures")
     try:
-        outputs.check_output_dir(args.runs_dir)
+        run_folder.check_output_dir(args.runs_dir)
         d = data.load(data_dir=args.data_dir)
-        runs_dir = os.path.abspath(args.runs_dir) if args.runs_dir else outputs.fresh_run_path("make_figures")
-    except (data.DataError, outputs.OutputError) as e:
+        runs_dir = os.path.abspath(args.runs_dir) if args.runs_dir else run_folder.fresh_run_path("make_figures")
+    except (data.DataError, run_folder.OutputError) as e:
         print(f"{p.prog}: error: {e}", file=sys.stderr)
         sys.exit(2)
     out = args.output_dir
@@ -322,7 +322,7 @@ def main(argv=None):
         if name in wanted:
             make(results, os.path.join(out, name))
     if "curves.png" in wanted:
-        shutil.copyfile(os.path.join(results["reference"][2], outputs.CURVES), os.path.join(out, "curves.png"))
+        shutil.copyfile(os.path.join(results["reference"][2], run_folder.CURVES), os.path.join(out, "curves.png"))
         print(f"wrote {os.path.join(out, 'curves.png')} (the reference run's own curves.png)")
     print("test accuracy of each run (the doc pages quote these):")
     for name, (summary, history, folder) in results.items():

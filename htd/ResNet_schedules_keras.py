@@ -19,7 +19,9 @@ htd/README.md. Reference (median of 5 runs, 200 epochs): CIFAR-10 93.09 / 93.42 
     python htd/ResNet_schedules_keras.py --lr-schedule htd --runs 5 --output-dir runs/htd-study/cifar10/htd
 """
 
-from cifar_common import train
+# cifar_common before keras: it sets TensorFlow's log level and CPU kernels, read when keras is imported.
+from cifar_common import schedules, train
+import keras
 
 resnet = train.import_script("resnet/ResNet_keras.py")  # the network and its hyperparameters
 
@@ -30,8 +32,16 @@ LR_STEPS = resnet.LR_STEPS  # ((81, 0.1), (122, 0.01)) of 200
 WEIGHT_DECAY = 1e-4
 DEPTH = 50
 LR_SCHEDULE = "htd"
+MODEL_FLAGS = {"depth": (DEPTH, "layers of the pre-activation ResNet, 6n+2: 20, 32, 50, 110")}
 
 if __name__ == "__main__":
-    train.main(resnet.build_model, doc=__doc__, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LEARNING_RATE,
-               weight_decay=WEIGHT_DECAY, lr_schedule=LR_SCHEDULE, lr_steps=LR_STEPS, runs=True,
-               options={"depth": (DEPTH, "layers of the pre-activation ResNet, 6n+2: 20, 32, 50, 110")})
+    args = train.parse_args(__doc__, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LEARNING_RATE,
+                            weight_decay=WEIGHT_DECAY, lr_schedule=LR_SCHEDULE, model_flags=MODEL_FLAGS, runs=True)
+    for seed_args in train.seeded_runs(args):  # --runs N: seeds --seed, --seed+1, ..., each in DIR/seed-<seed>/
+        with train.Run(seed_args) as run:
+            model = resnet.build_model(run.data, seed_args.weight_decay, seed_args.depth)
+            model.compile(optimizer=keras.optimizers.SGD(seed_args.lr, momentum=0.9, nesterov=True),
+                          loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                          jit_compile=run.jit_compile)
+            schedule = schedules.from_args(seed_args, steps=LR_STEPS, reference_epochs=EPOCHS)
+            run.fit(model, callbacks=[keras.callbacks.LearningRateScheduler(schedule)])

@@ -14,7 +14,7 @@ import os
 import statistics
 import sys
 
-from cifar_common import cli, outputs
+from cifar_common import cli, run_folder
 from cifar_common.schedules import COLOURS
 
 # The reference comparison (arXiv 1806.01593; ResNet with 50 layers, 200 epochs, median of 5 runs), in %.
@@ -38,13 +38,13 @@ def find_runs(folders):
             raise CompareError(f"{folder}: no such folder")
         for path, dirs, files in os.walk(folder):
             dirs.sort()
-            if outputs.SUMMARY not in files:
+            if run_folder.SUMMARY not in files:
                 continue
             dirs.clear()  # a run folder's own subfolders (its backup) hold no runs
             try:
-                summary = outputs.read_summary(path)
-                history = outputs.read_history(path)
-            except (outputs.OutputError, ValueError, KeyError) as e:
+                summary = run_folder.read_summary(path)
+                history = run_folder.read_history(path)
+            except (run_folder.OutputError, ValueError, KeyError) as e:
                 raise CompareError(f"{path}: unreadable run ({e})") from None
             if not summary.get("finished"):
                 unfinished.append(path)

@@ -17,7 +17,8 @@ Keras 3's he_normal, whose spread is 1/0.88 times that of the Keras 2.1 the refe
     python lenet/LeNet_dp_da_keras.py --data-dir ~/cifar-10-batches-py  # a local copy
 """
 
-from cifar_common import train
+# cifar_common before keras: it sets TensorFlow's log level and CPU kernels, read when keras is imported.
+from cifar_common import schedules, train
 from cifar_common.augment import RandomCropFlip
 import keras
 from keras import layers, regularizers
@@ -53,5 +54,12 @@ def build_model(data, weight_decay):
 
 
 if __name__ == "__main__":
-    train.main(build_model, doc=__doc__, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LEARNING_RATE,
-               weight_decay=WEIGHT_DECAY, lr_steps=LR_STEPS)
+    args = train.parse_args(__doc__, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LEARNING_RATE,
+                            weight_decay=WEIGHT_DECAY)
+    with train.Run(args) as run:  # loads the data; sets up devices, precision and seed; one-line errors
+        model = build_model(run.data, args.weight_decay)
+        model.compile(optimizer=keras.optimizers.SGD(args.lr, momentum=0.9, nesterov=True),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=run.jit_compile)
+        # The step decay LR_STEPS scaled to --epochs, or the schedule --lr-schedule names (cosine, htd).
+        schedule = schedules.from_args(args, steps=LR_STEPS, reference_epochs=EPOCHS)
+        run.fit(model, callbacks=[keras.callbacks.LearningRateScheduler(schedule)])

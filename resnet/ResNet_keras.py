@@ -19,7 +19,8 @@ Reference test accuracy after 200 epochs: 91.82 / 92.68 / 93.93 % (depth 20 / 32
     python resnet/ResNet_keras.py --depth 20
 """
 
-from cifar_common import train
+# cifar_common before keras: it sets TensorFlow's log level and CPU kernels, read when keras is imported.
+from cifar_common import schedules, train
 from cifar_common.augment import RandomCropFlip
 import keras
 from keras import layers, regularizers
@@ -30,6 +31,7 @@ LEARNING_RATE = 0.1
 LR_STEPS = ((81, 0.1), (122, 0.01))  # (epoch of 200, multiple of the base rate)
 WEIGHT_DECAY = 1e-4
 DEPTH = 110
+MODEL_FLAGS = {"depth": (DEPTH, "layers, 6n+2: 20, 32, 44, 56, 110")}  # its own flags, --depth N
 
 
 def conv(filters, size, stride, l2):
@@ -82,6 +84,12 @@ def build_model(data, weight_decay, depth=DEPTH):
 
 
 if __name__ == "__main__":
-    train.main(build_model, doc=__doc__, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LEARNING_RATE,
-               weight_decay=WEIGHT_DECAY, lr_steps=LR_STEPS,
-               options={"depth": (DEPTH, "layers, 6n+2: 20, 32, 44, 56, 110")})
+    args = train.parse_args(__doc__, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LEARNING_RATE,
+                            weight_decay=WEIGHT_DECAY, model_flags=MODEL_FLAGS)
+    with train.Run(args) as run:  # loads the data; sets up devices, precision and seed; one-line errors
+        model = build_model(run.data, args.weight_decay, args.depth)
+        model.compile(optimizer=keras.optimizers.SGD(args.lr, momentum=0.9, nesterov=True),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=run.jit_compile)
+        # The step decay LR_STEPS scaled to --epochs, or the schedule --lr-schedule names (cosine, htd).
+        schedule = schedules.from_args(args, steps=LR_STEPS, reference_epochs=EPOCHS)
+        run.fit(model, callbacks=[keras.callbacks.LearningRateScheduler(schedule)])

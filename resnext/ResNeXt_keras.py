@@ -24,7 +24,8 @@ Reference test accuracy after 250 epochs: 95.19 % (4 x 64d).
     python resnext/ResNeXt_keras.py --cardinality 4 --base-width 64
 """
 
-from cifar_common import train
+# cifar_common before keras: it sets TensorFlow's log level and CPU kernels, read when keras is imported.
+from cifar_common import schedules, train
 from cifar_common.augment import RandomCropFlip
 import keras
 from keras import layers, regularizers
@@ -36,6 +37,8 @@ LR_STEPS = ((76, 0.1), (151, 0.01), (211, 0.002))  # 0.05, 0.005, 0.0005, 0.0001
 WEIGHT_DECAY = 5e-4
 CARDINALITY = 4
 BASE_WIDTH = 64
+MODEL_FLAGS = {"cardinality": (CARDINALITY, "groups of the 3x3 convolutions (C)"),  # --cardinality N
+               "base_width": (BASE_WIDTH, "channels per group in the first stage (d)")}
 
 
 def conv(filters, size, stride, l2, groups=1):
@@ -81,9 +84,13 @@ def build_model(data, weight_decay, cardinality=CARDINALITY, base_width=BASE_WID
     return keras.Model(inputs, outputs, name=f"{name}_{cardinality}x{base_width}d")
 
 
-OPTIONS = {"cardinality": (CARDINALITY, "groups of the 3x3 convolutions (C)"),
-           "base_width": (BASE_WIDTH, "channels per group in the first stage (d)")}
-
 if __name__ == "__main__":
-    train.main(build_model, doc=__doc__, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LEARNING_RATE,
-               weight_decay=WEIGHT_DECAY, lr_steps=LR_STEPS, options=OPTIONS)
+    args = train.parse_args(__doc__, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LEARNING_RATE,
+                            weight_decay=WEIGHT_DECAY, model_flags=MODEL_FLAGS)
+    with train.Run(args) as run:  # loads the data; sets up devices, precision and seed; one-line errors
+        model = build_model(run.data, args.weight_decay, args.cardinality, args.base_width)
+        model.compile(optimizer=keras.optimizers.SGD(args.lr, momentum=0.9, nesterov=True),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=run.jit_compile)
+        # The step decay LR_STEPS scaled to --epochs, or the schedule --lr-schedule names (cosine, htd).
+        schedule = schedules.from_args(args, steps=LR_STEPS, reference_epochs=EPOCHS)
+        run.fit(model, callbacks=[keras.callbacks.LearningRateScheduler(schedule)])

@@ -9,7 +9,7 @@ the upstream commit whose README first published it. ``results/<name>/`` holds t
 import dataclasses
 import os
 
-from cifar_common import outputs
+from cifar_common import run_folder
 
 # Where the reference figures were published: the upstream Keras collection's README at a given commit.
 UPSTREAM = "https://github.com/BIGBALLON/cifar-10-cnn/blob/{commit}/README.md"
@@ -85,11 +85,11 @@ class ResultsError(Exception):
 
 def read_summary(folder):
     """The run's summary.json, or None where the folder has none yet."""
-    if not os.path.exists(os.path.join(folder, outputs.SUMMARY)):
+    if not os.path.exists(os.path.join(folder, run_folder.SUMMARY)):
         return None
     try:
-        return outputs.read_summary(folder)
-    except outputs.OutputError as e:
+        return run_folder.read_summary(folder)
+    except run_folder.OutputError as e:
         raise ResultsError(str(e)) from None
 
 

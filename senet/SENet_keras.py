@@ -20,7 +20,9 @@ Reference test accuracy after 250 epochs: 95.60 % (4 x 64d; ResNeXt without the 
     python senet/SENet_keras.py --cardinality 4 --base-width 64
 """
 
-from cifar_common import train
+# cifar_common before keras: it sets TensorFlow's log level and CPU kernels, read when keras is imported.
+from cifar_common import schedules, train
+import keras
 from keras import layers
 
 resnext = train.import_script("resnext/ResNeXt_keras.py")
@@ -31,6 +33,7 @@ LEARNING_RATE = resnext.LEARNING_RATE
 LR_STEPS = resnext.LR_STEPS
 WEIGHT_DECAY = resnext.WEIGHT_DECAY
 REDUCTION = 16
+MODEL_FLAGS = resnext.MODEL_FLAGS  # --cardinality, --base-width
 
 
 def squeeze_excite(x, l2):
@@ -50,5 +53,12 @@ def build_model(data, weight_decay, cardinality=resnext.CARDINALITY, base_width=
 
 
 if __name__ == "__main__":
-    train.main(build_model, doc=__doc__, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LEARNING_RATE,
-               weight_decay=WEIGHT_DECAY, lr_steps=LR_STEPS, options=resnext.OPTIONS)
+    args = train.parse_args(__doc__, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LEARNING_RATE,
+                            weight_decay=WEIGHT_DECAY, model_flags=MODEL_FLAGS)
+    with train.Run(args) as run:  # loads the data; sets up devices, precision and seed; one-line errors
+        model = build_model(run.data, args.weight_decay, args.cardinality, args.base_width)
+        model.compile(optimizer=keras.optimizers.SGD(args.lr, momentum=0.9, nesterov=True),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=run.jit_compile)
+        # The step decay LR_STEPS scaled to --epochs, or the schedule --lr-schedule names (cosine, htd).
+        schedule = schedules.from_args(args, steps=LR_STEPS, reference_epochs=EPOCHS)
+        run.fit(model, callbacks=[keras.callbacks.LearningRateScheduler(schedule)])

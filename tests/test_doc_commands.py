@@ -58,7 +58,7 @@ extra = []
 script = args[2] if len(args) > 2 and args[0].endswith("initialiser.py") else (args[0] if args else "")
 if script.endswith(".py") and os.path.exists(script):
     text = open(script).read()
-    trains = "train.main(" in text
+    trains = "train.Run(" in text
     if trains:
         extra = ["--epochs", "1", "--subset", "64", "--batch-size", "32"]
         if "runs=True" in text:

@@ -1,5 +1,6 @@
 """Each learning-rate schedule's value at chosen epochs (0-based epoch indices, as Keras passes them)."""
 
+import argparse
 import math
 
 import pytest
@@ -45,15 +46,28 @@ def test_htd():
     assert other(100) == pytest.approx(0.05)
 
 
+def _args(**given):
+    """The schedule flags of a parsed command line: the shared parser's defaults and ``given``."""
+    defaults = {"lr": 0.1, "epochs": 50, "lr_schedule": "step", "htd_lower": schedules.HTD_LOWER,
+                "htd_upper": schedules.HTD_UPPER}
+    return argparse.Namespace(**{**defaults, **given})
+
+
 def test_schedules_decrease():
     for name in ("step", "cosine", "htd"):
-        cb = schedules.callback(name, 0.1, 50)
-        values = [cb.schedule(e) for e in range(50)]
+        lr = schedules.from_args(_args(lr_schedule=name))
+        values = [lr(e) for e in range(50)]
         assert all(b <= a for a, b in zip(values, values[1:])), name
         assert values[0] == pytest.approx(0.1, rel=1e-4) and values[-1] < 0.01, name
 
 
-def test_callback_passes_the_htd_bounds():
-    cb = schedules.callback("htd", 0.1, 200, htd_lower=-4, htd_upper=4)
-    assert cb.schedule(100) == pytest.approx(0.05)
-    assert schedules.callback("htd", 0.1, 200).schedule(100) == pytest.approx(0.05 * (1 - math.tanh(-1.5)))
+def test_from_args_scales_the_scripts_steps_to_the_run():
+    lr = schedules.from_args(_args(lr=0.01, epochs=20), steps=((100, 0.5), (150, 0.1)), reference_epochs=200)
+    assert [lr(e) for e in range(20)] == pytest.approx([0.01] * 10 + [0.005] * 5 + [0.001] * 5)
+
+
+def test_from_args_passes_the_htd_bounds():
+    assert schedules.from_args(_args(lr_schedule="htd", epochs=200, htd_lower=-4, htd_upper=4))(100) == \
+        pytest.approx(0.05)
+    assert schedules.from_args(_args(lr_schedule="htd", epochs=200))(100) == \
+        pytest.approx(0.05 * (1 - math.tanh(-1.5)))

@@ -138,11 +138,11 @@ def test_output_folder_is_never_overwritten(small_cifar10, tmp_path):
 
 
 def test_default_run_folders_are_fresh(small_cifar10, tmp_path):
-    from cifar_common import outputs
+    from cifar_common import run_folder
 
     os.chdir(tmp_path)
-    a = outputs.new_run_dir(None, "LeNet_keras")
-    b = outputs.new_run_dir(None, "LeNet_keras")
+    a = run_folder.new_run_dir(None, "LeNet_keras")
+    b = run_folder.new_run_dir(None, "LeNet_keras")
     assert a != b and os.path.dirname(a) == str(tmp_path / "runs") and os.path.basename(a).startswith("LeNet_keras-")
     os.chdir(ROOT)
 

@@ -22,7 +22,9 @@ Reference test accuracy after 200 epochs: 95.13 / 95.78 % (WRN-16-8 / WRN-28-10)
     python wrn/Wide_ResNet_keras.py --depth 16 --width 8
 """
 
-from cifar_common import train
+# cifar_common before keras: it sets TensorFlow's log level and CPU kernels, read when keras is imported.
+from cifar_common import schedules, train
+import keras
 
 resnet = train.import_script("resnet/ResNet_keras.py")  # the pre-activation ResNet, built to any width
 
@@ -33,6 +35,8 @@ LR_STEPS = ((60, 0.2), (120, 0.04), (160, 0.008))  # 0.1, 0.02, 0.004, 0.0008
 WEIGHT_DECAY = 5e-4
 DEPTH = 28
 WIDTH = 10
+MODEL_FLAGS = {"depth": (DEPTH, "layers, 6n+4: 16, 22, 28, 40"),  # its own flags, --depth N
+               "width": (WIDTH, "widening factor k: filters 16k, 32k, 64k")}
 
 
 def build_model(data, weight_decay, depth=DEPTH, width=WIDTH):
@@ -44,7 +48,12 @@ def build_model(data, weight_decay, depth=DEPTH, width=WIDTH):
 
 
 if __name__ == "__main__":
-    train.main(build_model, doc=__doc__, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LEARNING_RATE,
-               weight_decay=WEIGHT_DECAY, lr_steps=LR_STEPS,
-               options={"depth": (DEPTH, "layers, 6n+4: 16, 22, 28, 40"),
-                        "width": (WIDTH, "widening factor k: filters 16k, 32k, 64k")})
+    args = train.parse_args(__doc__, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LEARNING_RATE,
+                            weight_decay=WEIGHT_DECAY, model_flags=MODEL_FLAGS)
+    with train.Run(args) as run:  # loads the data; sets up devices, precision and seed; one-line errors
+        model = build_model(run.data, args.weight_decay, args.depth, args.width)
+        model.compile(optimizer=keras.optimizers.SGD(args.lr, momentum=0.9, nesterov=True),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=run.jit_compile)
+        # The step decay LR_STEPS scaled to --epochs, or the schedule --lr-schedule names (cosine, htd).
+        schedule = schedules.from_args(args, steps=LR_STEPS, reference_epochs=EPOCHS)
+        run.fit(model, callbacks=[keras.callbacks.LearningRateScheduler(schedule)])

@@ -119,6 +119,11 @@ class HistoryWriter(keras.callbacks.Callback):
     began): everything an epoch costs, the previous epoch's backup and progress bar included, so that the
     rows add up to the run's training time.
 
+    ``learning_rate`` is the rate the optimizer trains the epoch with, read from the optimizer when the epoch
+    begins (after the callbacks listed before this one, such as a ``LearningRateScheduler``, have set it):
+    whatever sets the rate, a scheduler callback or a ``keras.optimizers.schedules`` object given to the
+    optimizer, the column holds it (for a schedule object, its value at the epoch's first step).
+
     ``held_out`` is "test" or "val": the prefix of the held-out columns. A resumed run starts at the epoch
     its backup restored; rows written after that backup are dropped then, so every epoch appears once.
     """
@@ -148,6 +153,9 @@ class HistoryWriter(keras.callbacks.Callback):
         if self.first_epoch is None:
             self.first_epoch = epoch
             self._keep_rows_before(epoch)
+        # cast: a tensor of the current value, whatever holds it (a variable, tf.distribute's MirroredVariable,
+        # a schedule's output), which float() reads on every backend.
+        self.learning_rate = float(keras.ops.cast(self.model.optimizer.learning_rate, "float32"))
         self.epoch_start = time.perf_counter()
         self.train_end = None
 
@@ -164,7 +172,7 @@ class HistoryWriter(keras.callbacks.Callback):
         self.train_seconds.append((self.train_end or now) - self.epoch_start)
         values = {
             "epoch": epoch + 1,
-            "learning_rate": logs.get("learning_rate"),
+            "learning_rate": self.learning_rate,
             "loss": logs.get("loss"),
             "accuracy": logs.get("accuracy"),
             self.columns[4]: logs.get("val_loss"),

@@ -1,0 +1,51 @@
+"""The history writer: a row's seconds are everything the epoch cost, callbacks included; its learning rate
+is the optimizer's."""
+
+import time
+
+import keras
+import pytest
+
+from cifar_common import run_folder
+
+
+def _writer(path, learning_rate):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate), loss="mse")
+    writer = run_folder.HistoryWriter(path, "test")
+    writer.set_model(model)
+    return writer
+
+
+def test_history_seconds_include_the_time_between_epochs(tmp_path):
+    writer = _writer(str(tmp_path), 0.1)
+    # The logs' learning rate is not what the writer records: the optimizer's is (0.1 here).
+    logs = {"learning_rate": 0.7, "loss": 1.0, "accuracy": 0.5, "val_loss": 1.0, "val_accuracy": 0.5}
+    writer.on_train_begin()
+    writer.on_epoch_begin(0)
+    time.sleep(0.05)  # training
+    writer.on_epoch_end(0, logs)
+    time.sleep(0.3)  # what runs after the row: the backup of the epoch, the progress bar
+    writer.on_epoch_begin(1)
+    time.sleep(0.05)
+    writer.on_epoch_end(1, logs)
+    first, second = (row["seconds"] for row in run_folder.read_history(str(tmp_path)))
+    assert 0.05 <= first < 0.3
+    assert second >= 0.35  # the gap before the epoch counts towards it
+    assert writer.train_seconds[1] < 0.3  # the training part alone leaves the gap out
+    assert [row["learning_rate"] for row in run_folder.read_history(str(tmp_path))] == pytest.approx([0.1, 0.1])
+
+
+def test_history_records_the_rate_of_an_optimizer_schedule(tmp_path):
+    """A keras.optimizers.schedules object sets the rate without any callback: the writer reads it from the
+    optimizer, at the epoch's first step."""
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5)
+    writer = _writer(str(tmp_path), schedule)
+    logs = {"loss": 1.0, "accuracy": 0.5, "val_loss": 1.0, "val_accuracy": 0.5}
+    writer.on_train_begin()
+    for epoch in range(3):
+        writer.model.optimizer.iterations.assign(10 * epoch)  # ten steps an epoch
+        writer.on_epoch_begin(epoch)
+        writer.on_epoch_end(epoch, logs)
+    rates = [row["learning_rate"] for row in run_folder.read_history(str(tmp_path))]
+    assert rates == pytest.approx([0.1, 0.05, 0.025])
