@@ -199,3 +199,41 @@ def test_lr_schedule_flag_changes_the_recorded_rates(small_cifar10, tmp_path):
     _, rows = _check_run(proc, run_dir, epochs=4)
     rates = [float(r["learning_rate"]) for r in rows]
     assert rates == pytest.approx([0.1, 0.05 * (1 + np.cos(np.pi / 4)), 0.05, 0.05 * (1 + np.cos(3 * np.pi / 4))])
+
+
+def _code_lines(path):
+    """The script's lines after its docstring, without blank and comment-only lines."""
+    with open(path) as f:
+        text = f.read()
+    body = text[text.index('"""', 3) + 3:]
+    return [line.rstrip() for line in body.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+# Each neighbour of the LeNet series differs from the previous script by its trick alone (and the model's name):
+# (previous, next, lines only the previous has, lines only the next has).
+LENET_TRICKS = [
+    ("LeNet_keras.py", "LeNet_dp_keras.py",
+     ['    x = layers.Rescaling(1 / 255)(inputs)', '    return keras.Model(inputs, outputs, name="lenet")'],
+     ['    x = layers.Normalization(mean=data.mean, variance=data.std**2)(inputs)',
+      '    return keras.Model(inputs, outputs, name="lenet_dp")']),
+    ("LeNet_dp_keras.py", "LeNet_dp_da_keras.py",
+     ['    return keras.Model(inputs, outputs, name="lenet_dp")'],
+     ['from cifar_common.augment import RandomCropFlip', '    x = RandomCropFlip(padding=4)(x)',
+      '    return keras.Model(inputs, outputs, name="lenet_dp_da")']),
+    ("LeNet_dp_da_keras.py", "LeNet_dp_da_wd_keras.py",
+     ['WEIGHT_DECAY = 0.0', '    return keras.Model(inputs, outputs, name="lenet_dp_da")'],
+     ['WEIGHT_DECAY = 1e-4', '    return keras.Model(inputs, outputs, name="lenet_dp_da_wd")']),
+]
+
+
+@pytest.mark.parametrize("previous,following,removed,added", LENET_TRICKS, ids=[t[1] for t in LENET_TRICKS])
+def test_lenet_neighbours_differ_by_one_trick(previous, following, removed, added):
+    import difflib
+
+    a = _code_lines(os.path.join(ROOT, "lenet", previous))
+    b = _code_lines(os.path.join(ROOT, "lenet", following))
+    diff = list(difflib.ndiff(a, b))
+    assert [line[2:] for line in diff if line.startswith("- ")] == removed
+    assert [line[2:] for line in diff if line.startswith("+ ")] == added
+    # The training part is the same in every script of the series.
+    assert a[a.index('if __name__ == "__main__":'):] == b[b.index('if __name__ == "__main__":'):]
