@@ -17,17 +17,18 @@ SCRIPT = "lenet/LeNet_dp_da_wd_keras.py"
 SCHEDULE_LINE = "        schedule = schedules.from_args(args, steps=LR_STEPS, reference_epochs=EPOCHS)\n"
 OPTIMIZER = "keras.optimizers.SGD(args.lr, momentum=0.9, nesterov=True)"
 CALLBACKS = "callbacks=[keras.callbacks.LearningRateScheduler(schedule)]"
+LAMBDA = "lambda epoch: args.lr * 0.98**epoch"  # the doc page's example
 EPOCHS = 6
 SUBSET = 256  # two steps of 128 images an epoch
 
 # The edits of the doc page, each to the copy of SCRIPT: {old: new}.
 EDITS = {
     # A lambda: one line.
-    "lambda": {SCHEDULE_LINE: "        schedule = lambda epoch: args.lr * 0.5**epoch\n"},
+    "lambda": {SCHEDULE_LINE: f"        schedule = {LAMBDA}\n"},
     # A schedule object inside the optimizer: it sets the rate at every step, so no scheduler callback.
     "optimizer_schedule": {
         OPTIMIZER: "keras.optimizers.SGD(keras.optimizers.schedules.ExponentialDecay(args.lr, "
-                   "decay_steps=len(run.data.x_train) // args.batch_size, decay_rate=0.5, staircase=True), "
+                   "decay_steps=len(run.data.x_train) // args.batch_size, decay_rate=0.98, staircase=True), "
                    "momentum=0.9, nesterov=True)",
         CALLBACKS: "callbacks=[]",
     },
@@ -83,9 +84,9 @@ def test_own_schedule_trains_records_its_rates_and_resumes(kind, small_cifar10, 
     check_ok(resumed)
     summary = summary_of(run_dir)
     assert summary["finished"] and summary["epochs"] == EPOCHS and summary["resumed_from_epoch"] >= 1
-    # Halved every epoch, before and after the kill: the resumed run continued the schedule where it stopped
+    # 2 % less every epoch, before and after the kill: the resumed run continued the schedule where it stopped
     # (the lambda from its epoch, the optimizer's schedule from its restored step count).
-    assert _rates(run_dir) == pytest.approx([0.01 * 0.5**epoch for epoch in range(EPOCHS)], rel=1e-6)
+    assert _rates(run_dir) == pytest.approx([0.01 * 0.98**epoch for epoch in range(EPOCHS)], rel=1e-6)
     assert resumed.stdout.strip().splitlines()[-1].startswith("Test accuracy: ")
 
 
@@ -95,3 +96,10 @@ def test_a_scheduler_callback_beside_an_optimizer_schedule_is_one_line(tiny_cifa
                       backend="jax")
     one_line_error(proc, "keras.optimizers.schedules", "LearningRateScheduler", "callbacks=[]")
     assert not os.path.exists(tmp_path / "run"), "nothing is written for a script that cannot train"
+
+
+def test_the_doc_page_makes_the_edit_tested_here():
+    with open(os.path.join(ROOT, "doc", "learning-rate-schedules.md")) as f:
+        page = f.read()
+    assert f"sed -i 's/schedule = schedules.from_args(.*/schedule = {LAMBDA}/' my_lenet.py" in page
+    assert SCHEDULE_LINE.strip() in page and "callbacks=[]" in page
