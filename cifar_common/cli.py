@@ -1,7 +1,9 @@
 """The command line every script shares; each script supplies its own defaults (its paper's hyperparameters)."""
 
 import argparse
+import math
 import os
+import re
 import sys
 
 from . import data, devices, schedules
@@ -28,24 +30,57 @@ def non_negative_int(text):
     return value
 
 
-def positive_float(text):
+def finite_float(text):
     value = float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, not {text}")
+    return value
+
+
+def positive_float(text):
+    value = finite_float(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
     return value
 
 
 def non_negative_float(text):
-    value = float(text)
+    value = finite_float(text)
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
     return value
 
 
+SEED_MAX = 2**32 - 1  # what NumPy's and the backends' generators take
+
+
+def seed(text):
+    value = int(text)
+    if not 0 <= value <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {SEED_MAX}, not {value}")
+    return value
+
+
 # Types get a readable name in argparse's "invalid ... value" messages.
 for _fn, _name in [(positive_int, "positive integer"), (non_negative_int, "non-negative integer"),
-                   (positive_float, "positive number"), (non_negative_float, "non-negative number")]:
+                   (finite_float, "finite number"), (positive_float, "positive number"),
+                   (non_negative_float, "non-negative number"), (seed, "seed")]:
     _fn.__name__ = _name
+
+# "-1e-4" or "-.5": a negative number, which argparse would take for a flag when it follows one.
+_NEGATIVE_NUMBER = re.compile(r"^-((\d+\.?\d*|\.\d+)(e[-+]?\d+)?|inf|infinity|nan)$", re.IGNORECASE)
+
+
+def attach_negative_values(argv):
+    """``--weight-decay -1e-4`` as ``--weight-decay=-1e-4``: a negative number after a flag is its value, so
+    that the flag's own range check answers (argparse would say "expected one argument")."""
+    joined = []
+    for word in argv:
+        if joined and joined[-1].startswith("--") and "=" not in joined[-1] and _NEGATIVE_NUMBER.match(word):
+            joined[-1] = f"{joined[-1]}={word}"
+        else:
+            joined.append(word)
+    return joined
 
 
 def tool_parser(script, description):
@@ -80,13 +115,13 @@ def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_sche
                           help="step: the script's step decay, scaled to --epochs; cosine: cosine annealing "
                                "to 0; htd: hyperbolic-tangent decay from --htd-lower to --htd-upper "
                                f"(default: {lr_schedule})")
-    training.add_argument("--htd-lower", type=float, default=schedules.HTD_LOWER, metavar="L",
+    training.add_argument("--htd-lower", type=finite_float, default=schedules.HTD_LOWER, metavar="L",
                           help=f"HTD's tanh argument at the first epoch; lower keeps the base rate longer "
                                f"(default: {schedules.HTD_LOWER:g})")
-    training.add_argument("--htd-upper", type=float, default=schedules.HTD_UPPER, metavar="U",
+    training.add_argument("--htd-upper", type=finite_float, default=schedules.HTD_UPPER, metavar="U",
                           help="HTD's tanh argument at the end; higher ends nearer 0 "
                                f"(default: {schedules.HTD_UPPER:g})")
-    training.add_argument("--seed", type=int, default=0, metavar="N",
+    training.add_argument("--seed", type=seed, default=0, metavar="N",
                           help="seed of weights, augmentation and data splits; same seed, same run (default: 0)")
     if runs:
         training.add_argument("--runs", type=positive_int, default=1, metavar="N",
@@ -107,8 +142,11 @@ def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_sche
 
     hardware = p.add_argument_group("hardware")
     hardware.add_argument("--gpus", type=non_negative_int, metavar="N",
-                          help="number of GPUs (default: all visible); 0 trains on the CPU; with no GPU, N >= 2 "
-                               "trains N replicas on the CPU")
+                          help="number of GPUs (default: all visible); 0 trains on the CPU")
+    hardware.add_argument("--cpu-replicas", type=positive_int, metavar="N",
+                          help="data parallelism over N replicas on the CPU, to try or test multi-device "
+                               "training without a GPU (JAX: start with "
+                               "XLA_FLAGS=--xla_force_host_platform_device_count=N)")
     hardware.add_argument("--jit", choices=devices.JIT_CHOICES, default="auto",
                           help="compile the training step with XLA: auto as Keras decides (on GPUs and on JAX; "
                                "not on a CPU-only TensorFlow machine, where TensorFlow's own kernels are faster; "
@@ -121,7 +159,8 @@ def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_sche
         model = p.add_argument_group("model (this script's own flags)")
         for name, (default, text) in model_flags.items():
             model.add_argument("--" + name.replace("_", "-"), type=positive_int if isinstance(default, int) else
-                               type(default), default=default, metavar="N" if isinstance(default, int) else "X",
+                               finite_float if isinstance(default, float) else type(default), default=default,
+                               metavar="N" if isinstance(default, int) else "X",
                                help=f"{text} (default: {default})")
 
     outputs = p.add_argument_group("outputs")
@@ -140,7 +179,7 @@ def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_sche
 
 
 # Flags that describe the machine rather than the experiment: a resumed run may change them.
-MACHINE_FLAGS = ("data_dir", "gpus", "jit")
+MACHINE_FLAGS = ("data_dir", "gpus", "cpu_replicas", "jit")
 
 
 def explicit_flags(p, argv):

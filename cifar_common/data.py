@@ -166,8 +166,11 @@ class _FolderSource:
             if required:
                 raise DataError(f"{path}: missing (expected the official batch '{name}' in {self.folder})")
             return None, path
-        with open(path, "rb") as f:
-            return f.read(), path
+        try:
+            with open(path, "rb") as f:
+                return f.read(), path
+        except OSError as e:
+            raise DataError(f"{path}: cannot be read ({e.strerror})") from None
 
 
 class _ArchiveSource:
@@ -202,6 +205,10 @@ def _open_source(data_dir, layout):
         raise DataError(
             f"{path}: no such file or folder (expected the '{layout.folder}' folder or '{layout.archive}')"
         )
+    try:
+        os.listdir(path)  # a folder it may not read would look empty below
+    except OSError as e:
+        raise DataError(f"{path}: cannot be read ({e.strerror})") from None
     if os.path.isfile(os.path.join(path, layout.test_file)):
         return _FolderSource(path)
     if os.path.isdir(os.path.join(path, layout.folder)):

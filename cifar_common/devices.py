@@ -7,10 +7,10 @@ evenly across them.
 * JAX: ``keras.distribution.DataParallel``, set before the model is built.
 * PyTorch: one device; a request for more prints a one-line notice.
 
-With no GPU visible, ``--gpus N`` (N >= 2) trains N replicas on the CPU, which is how multi-device training is
-tested on a machine without GPUs: TensorFlow splits the CPU into N logical devices; JAX needs
-``XLA_FLAGS=--xla_force_host_platform_device_count=N`` in the environment before it starts. ``--gpus 0``
-trains on the CPU even where GPUs are visible.
+``--gpus N`` with no GPU visible is refused. ``--cpu-replicas N`` trains N replicas on the CPU instead, which is
+how multi-device training is tried and tested on a machine without GPUs: TensorFlow splits the CPU into N
+logical devices; JAX needs ``XLA_FLAGS=--xla_force_host_platform_device_count=N`` in the environment before it
+starts. ``--gpus 0`` trains on the CPU even where GPUs are visible.
 """
 
 import contextlib
@@ -51,11 +51,18 @@ def _count(requested, available, kind):
     return n
 
 
-def _tensorflow(gpus):
+def _no_gpu(gpus):
+    """``--gpus N`` on a machine without GPUs: one line, rather than N replicas on the CPU it did not ask for."""
+    if gpus:
+        raise DeviceError(f"--gpus {gpus}: no GPU is visible; train on the CPU without --gpus, or try data "
+                          f"parallelism on the CPU with --cpu-replicas {gpus}")
+
+
+def _tensorflow(gpus, cpu_replicas):
     import tensorflow as tf
 
     physical = tf.config.list_physical_devices("GPU")
-    if physical and gpus != 0:
+    if physical and gpus != 0 and not cpu_replicas:
         n = _count(gpus, len(physical), "GPU(s)")
         try:
             tf.config.set_visible_devices(physical[:n], "GPU")
@@ -65,9 +72,10 @@ def _tensorflow(gpus):
             pass
         names = [f"/gpu:{i}" for i in range(n)]
     else:
+        _no_gpu(None if physical else gpus)
         if physical:
             tf.config.set_visible_devices([], "GPU")
-        n = max(gpus or 1, 1)
+        n = cpu_replicas or 1
         if n > 1:
             cpu = tf.config.list_physical_devices("CPU")[0]
             try:
@@ -76,7 +84,7 @@ def _tensorflow(gpus):
                 pass
             available = len(tf.config.list_logical_devices("CPU"))
             if available < n:
-                raise DeviceError(f"--gpus {gpus}: TensorFlow already started with {available} CPU device(s)")
+                raise DeviceError(f"--cpu-replicas {n}: TensorFlow already started with {available} CPU device(s)")
         names = [f"/cpu:{i}" for i in range(n)]
     if len(names) > 1:
         # XLA cannot reach a MirroredStrategy's per-replica variables from one compiled step (keras-team/keras
@@ -87,23 +95,24 @@ def _tensorflow(gpus):
         return Devices("tensorflow", names, strategy.scope(), notice, auto_jit=False)
     # Keras's "auto" sees the machine's GPUs, not the CPU that --gpus 0 chose: there, as on a machine
     # without GPUs, TensorFlow's own kernels.
-    return Devices("tensorflow", names, contextlib.nullcontext(), auto_jit="auto" if physical and gpus != 0
-                   else False)
+    return Devices("tensorflow", names, contextlib.nullcontext(),
+                   auto_jit="auto" if physical and gpus != 0 and not cpu_replicas else False)
 
 
-def _jax(gpus):
+def _jax(gpus, cpu_replicas):
     import jax
 
     accelerators = [d for d in jax.devices() if d.platform != "cpu"]
-    if accelerators and gpus != 0:
+    if accelerators and gpus != 0 and not cpu_replicas:
         n = _count(gpus, len(accelerators), "GPU(s)")
         chosen = accelerators[:n]
     else:
+        _no_gpu(None if accelerators else gpus)
         cpus = jax.devices("cpu")
-        n = max(gpus or 1, 1)
+        n = cpu_replicas or 1
         if n > len(cpus):
             raise DeviceError(
-                f"--gpus {gpus}: JAX sees {len(cpus)} CPU device(s); for {n} on the CPU start with "
+                f"--cpu-replicas {n}: JAX sees {len(cpus)} CPU device(s); for {n} start with "
                 f"XLA_FLAGS=--xla_force_host_platform_device_count={n}"
             )
         chosen = cpus[:n]
@@ -115,32 +124,36 @@ def _jax(gpus):
     return Devices("jax", names, contextlib.nullcontext())
 
 
-def _torch(gpus):
+def _torch(gpus, cpu_replicas):
     import torch
 
     notice = ""
-    if torch.cuda.is_available() and gpus != 0:
+    if torch.cuda.is_available() and gpus != 0 and not cpu_replicas:
         name = "cuda:0"
         if (gpus is None and torch.cuda.device_count() > 1) or (gpus or 1) > 1:
             notice = "PyTorch backend: training on one GPU (use TensorFlow or JAX for several)"
     else:
-        if gpus == 0 and torch.cuda.is_available() and os.environ.get("KERAS_TORCH_DEVICE") != "cpu":
-            raise DeviceError("--gpus 0 on PyTorch: start with KERAS_TORCH_DEVICE=cpu to train on the CPU")
+        _no_gpu(None if torch.cuda.is_available() else gpus)
+        if torch.cuda.is_available() and os.environ.get("KERAS_TORCH_DEVICE") != "cpu":
+            raise DeviceError("the CPU on PyTorch with a GPU visible: start with KERAS_TORCH_DEVICE=cpu")
         name = "cpu"
-        if (gpus or 1) > 1:
-            notice = f"PyTorch backend: training on one CPU device, not the {gpus} asked for"
+        if (cpu_replicas or 1) > 1:
+            notice = f"PyTorch backend: training on one CPU device, not the {cpu_replicas} replicas asked for"
     return Devices("torch", [name], contextlib.nullcontext(), notice)
 
 
-def setup(gpus=None):
-    """Chooses the devices for ``--gpus`` (None: all visible GPUs, else the CPU) on the current backend."""
+def setup(gpus=None, cpu_replicas=None):
+    """Chooses the devices for ``--gpus`` (None: all visible GPUs, else the CPU) or ``--cpu-replicas N`` (data
+    parallelism over N replicas on the CPU, to try or test it without a GPU) on the current backend."""
     if gpus is not None and gpus < 0:
         raise DeviceError(f"--gpus {gpus}: must be 0 or more")
+    if gpus and cpu_replicas:
+        raise DeviceError(f"--gpus {gpus} --cpu-replicas {cpu_replicas}: choose one")
     backend = keras.backend.backend()
     setups = {"tensorflow": _tensorflow, "jax": _jax, "torch": _torch}
     if backend not in setups:
         raise DeviceError(f"unsupported Keras backend '{backend}' (use tensorflow, jax or torch)")
-    return setups[backend](gpus)
+    return setups[backend](gpus, cpu_replicas)
 
 
 JIT_CHOICES = ("auto", "on", "off")

@@ -9,13 +9,16 @@
         curves.png     loss, accuracy and learning rate by epoch, training and test (or validation) together
         model.keras    the trained model: ``import cifar_common`` then ``keras.saving.load_model(path)``; with
                        --val-split, the model of the epoch with the best validation accuracy
-        backup/        the state of an unfinished run, for --resume (removed when the run finishes)
+        backup/        the state of an unfinished run, for --resume (removed when the run finishes): the last
+                       two epochs' checkpoints, latest/ and previous/ (see ``Backup``)
+        training.lock  while a process trains in the folder: its process id (see ``Owner``)
 """
 
 import csv
 import datetime
 import json
 import os
+import shutil
 import time
 
 import keras
@@ -26,6 +29,8 @@ CURVES = "curves.png"
 MODEL = "model.keras"
 BACKUP = "backup"
 BEST_WEIGHTS = "best_on_validation.weights.h5"  # kept during a --val-split run
+LOCK = "training.lock"  # held while a process trains in the folder (see Owner)
+CHECKPOINTS = ("latest", "previous")  # the folders of backup/, newest first (see Backup)
 
 
 class OutputError(Exception):
@@ -37,7 +42,7 @@ def check_output_dir(output_dir):
     if not output_dir:
         return
     path = os.path.abspath(output_dir)
-    if os.path.isdir(path) and os.listdir(path):
+    if os.path.isdir(path) and set(os.listdir(path)) - {LOCK}:  # a lock file alone: a run killed at start-up
         raise OutputError(
             f"{path}: exists and is not empty; choose another --output-dir, or continue that run with --resume"
         )
@@ -56,20 +61,108 @@ def fresh_run_path(script):
     return path
 
 
-def new_run_dir(output_dir, script):
-    """Creates a fresh run folder; never reuses one that holds anything."""
-    if output_dir:
-        check_output_dir(output_dir)
-        path = os.path.abspath(output_dir)
-        os.makedirs(path, exist_ok=True)
-        return path
-    while True:
-        path = fresh_run_path(script)
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+    import msvcrt
+
+
+class Owner:
+    """The lock of a run folder, held by the one process that trains in it.
+
+    An operating-system file lock (``flock``; ``msvcrt.locking`` on Windows): the system releases it when the
+    process ends, however it ends, so the lock file that a killed run leaves behind is taken over by the
+    next run or ``--resume`` without asking. The file holds the owner's process id, for the message of a
+    refused second process.
+    """
+
+    def __init__(self, folder, fd, created):
+        self.folder, self._fd, self._created = folder, fd, created
+
+    def release(self):
+        """Gives the folder up; a folder this run created and wrote nothing into is removed."""
+        if self._fd is None:
+            return
         try:
-            os.makedirs(path)
-            return path
-        except FileExistsError:  # another run took the name between the check and now
-            continue
+            os.unlink(os.path.join(self.folder, LOCK))
+        except OSError:
+            pass
+        os.close(self._fd)
+        self._fd = None
+        if self._created:
+            try:
+                os.rmdir(self.folder)  # only if empty
+            except OSError:
+                pass
+
+
+def _lock(folder, *, new, created=False):
+    """Takes the folder's lock; ``new``: the lock file must not exist yet (of two runs claiming one new
+    folder at once, exactly one creates it)."""
+    path = os.path.join(folder, LOCK)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | (os.O_EXCL if new else 0), 0o644)
+    except FileExistsError:
+        raise OutputError(f"{folder}: another run has just taken this folder; choose another --output-dir") from None
+    except OSError as e:
+        raise OutputError(f"{folder}: cannot write in it ({e.strerror})") from None
+    try:
+        if fcntl:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        else:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+    except OSError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise OutputError(f"{folder}: process {holder} is training in it; a run folder has one process at a time "
+                          "(wait for that run, or stop it and continue with --resume)") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return Owner(folder, fd, created)
+
+
+def own_existing(folder):
+    """The lock of an interrupted run's folder, for ``--resume``; refused while another process trains there."""
+    return _lock(os.path.abspath(folder), new=False)
+
+
+def own_new(output_dir, script):
+    """Creates a new run folder (``--output-dir``, or ``runs/<script>-<date>-<time>``) and takes its lock.
+
+    Never shares a folder: an existing folder that holds anything is refused, and of two runs given the same
+    new folder at once, one gets it and the other is refused. Called before the data is loaded, so that an
+    output folder that cannot be created is reported first.
+    """
+    if not output_dir:
+        while True:
+            path = fresh_run_path(script)
+            try:
+                os.makedirs(path)
+                return _lock(path, new=True, created=True)
+            except FileExistsError:  # another run took the name between the check and now
+                continue
+            except OSError as e:
+                raise OutputError(f"{path}: cannot create it ({e.strerror})") from None
+    path = os.path.abspath(output_dir)
+    check_output_dir(path)
+    created = False
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        os.mkdir(path)
+        created = True
+    except FileExistsError:
+        pass  # an empty folder, or another run's that was created just now: the lock file decides
+    except OSError as e:
+        raise OutputError(f"{path}: cannot create it ({e.strerror})") from None
+    if not os.path.isdir(path):
+        raise OutputError(f"{path}: cannot create it (something in its path is not a folder)")
+    # A lock file alone is a run killed before it wrote anything: taken over unless its process still lives.
+    owner = _lock(path, new=os.listdir(path) != [LOCK], created=created)
+    if os.listdir(path) != [LOCK]:
+        owner.release()
+        raise OutputError(f"{path}: another run has just written into it; choose another --output-dir")
+    return owner
 
 
 def read_summary(run_dir):
@@ -104,12 +197,69 @@ def read_history(run_dir):
 
 def restored_epoch(run_dir):
     """The number of finished epochs that the backup of an interrupted run holds (0 when it holds none)."""
-    path = os.path.join(run_dir, BACKUP, "training_metadata.json")
-    try:
-        with open(path) as f:
-            return int(json.load(f)["epoch"])
-    except (FileNotFoundError, KeyError, ValueError, json.JSONDecodeError):
-        return 0
+    for name in CHECKPOINTS:
+        try:
+            with open(os.path.join(run_dir, BACKUP, name, "training_metadata.json")) as f:
+                return int(json.load(f)["epoch"])
+        except (OSError, KeyError, TypeError, ValueError):
+            continue
+    return 0
+
+
+class Backup(keras.callbacks.BackupAndRestore):
+    """Keras's ``BackupAndRestore`` in ``backup/``, with checkpoints that a kill cannot damage.
+
+    Each epoch's checkpoint (weights and ``training_metadata.json``) is written into ``backup/new/`` and
+    then renamed to ``backup/latest/``, the one before becoming ``backup/previous/``: folder renames are
+    atomic, so whenever a process dies, ``latest/`` and ``previous/`` are whole (a half-written ``new/`` is
+    ignored). Resuming takes ``latest/``, or ``previous/`` where ``latest/`` is missing or damaged (a copy cut
+    short, a corrupt file: Keras itself falls back only on ``OSError``), and says so. Where no checkpoint is
+    usable, one line says so (``OutputError``) and the folder, history included, is left as it is.
+    """
+
+    def __init__(self, run_dir):
+        super().__init__(os.path.join(run_dir, BACKUP))
+
+    def on_train_begin(self, logs=None):
+        kept = [name for name in CHECKPOINTS if os.path.isdir(os.path.join(self.backup_dir, name))]
+        damage = []
+        for name in kept:
+            try:
+                self._load_checkpoint(os.path.join(self.backup_dir, name))
+            except Exception as e:  # noqa: BLE001  whatever a damaged file raises (OSError, ValueError...)
+                damage.append(f"{name}/: {_one_line(e)}")
+                continue
+            if damage:
+                print(f"the last backup was damaged ({damage[0]}); resuming from the one before it")
+            return
+        if damage:
+            raise OutputError(f"{self.backup_dir}: no usable checkpoint ({'; '.join(damage)}); nothing to resume "
+                              "from (history.csv is kept)")
+
+    def _load_checkpoint(self, folder):
+        with open(os.path.join(folder, "training_metadata.json")) as f:
+            epoch = int(json.load(f)["epoch"])
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)  # its variables are in the checkpoint
+        self.model.load_weights(os.path.join(folder, "latest.weights.h5"))
+        self.model._initial_epoch = epoch  # what Keras's own restore sets: fit starts from this epoch
+
+    def _save_model(self):
+        new, latest, previous = (os.path.join(self.backup_dir, name) for name in ("new", *CHECKPOINTS))
+        shutil.rmtree(new, ignore_errors=True)  # a half-written one of a killed process
+        os.makedirs(new)
+        self.model.save_weights(os.path.join(new, "latest.weights.h5"))
+        with open(os.path.join(new, "training_metadata.json"), "w") as f:
+            json.dump({"epoch": self._current_epoch, "batch": self._last_batch_seen}, f)
+        shutil.rmtree(previous, ignore_errors=True)
+        if os.path.isdir(latest):
+            os.rename(latest, previous)
+        os.rename(new, latest)
+
+
+def _one_line(error):
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text[:150]}"
 
 
 class HistoryWriter(keras.callbacks.Callback):

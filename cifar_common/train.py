@@ -26,6 +26,7 @@ Every script shows its own model, compile, learning-rate callback and fit; this 
 import argparse
 import contextlib
 import importlib.util
+import math
 import os
 import platform
 import shlex
@@ -38,6 +39,7 @@ import keras
 from . import cli, data, devices, macs, run_folder
 
 EXIT_BAD_INPUT = 2
+EXIT_DIVERGED = 3
 EXIT_INTERRUPTED = 130
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -49,6 +51,46 @@ class OptionError(Exception):
 
 class ScriptError(Exception):
     """A script whose training cannot work as written (say, two things setting the learning rate)."""
+
+
+class Diverged(Exception):
+    """The training loss of an epoch was not a finite number: the weights are lost to NaN or infinity."""
+
+    def __init__(self, epoch, loss):
+        super().__init__(f"epoch {epoch}: training loss {loss}")
+        self.epoch, self.loss = epoch, loss
+
+
+class _StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Raises ``Diverged`` at the end of the first epoch whose loss is not finite, before the history and the
+    backup see that epoch: the folder keeps the last finite one, as an interrupted run's does."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = float(logs["loss"])
+        if not math.isfinite(loss):
+            raise Diverged(epoch + 1, loss)
+
+
+class _WarnOnDeadNetwork(keras.callbacks.Callback):
+    """Warns when an epoch ends with the network answering one class for every image (accuracy at chance,
+    typically ReLUs that a too-large step silenced): it rarely recovers, and its accuracy is no result.
+
+    Looked at only when the training accuracy is near chance; then on ``images`` held-out images."""
+
+    def __init__(self, images, num_classes):
+        super().__init__()
+        self.images, self.num_classes = images, num_classes
+        self.warnings = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        if "accuracy" not in logs or float(logs["accuracy"]) > 1.5 / self.num_classes:
+            return
+        answers = set(self.model.predict(self.images, verbose=0).argmax(axis=-1).tolist())
+        if len(answers) == 1:
+            warning = (f"epoch {epoch + 1}: the network answers class {answers.pop()} for every image (a dead "
+                       f"network, accuracy at chance); a lower --lr or another --seed usually avoids it")
+            print(f"\nwarning: {warning}", file=sys.stderr)
+            self.warnings.append(warning)
 
 
 # Bad input: each ends the run with its one-line message.
@@ -97,7 +139,7 @@ def parse_args(doc, *, epochs, batch_size, lr, weight_decay, lr_schedule="step",
     """
     parser = cli.parser(sys.argv[0], doc, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                         lr_schedule=lr_schedule, model_flags=model_flags or {}, runs=runs)
-    argv = sys.argv[1:]
+    argv = cli.attach_negative_values(sys.argv[1:])
     args = parser.parse_args(argv)
     if args.resume:
         try:
@@ -108,21 +150,32 @@ def parse_args(doc, *, epochs, batch_size, lr, weight_decay, lr_schedule="step",
 
 
 def _arguments_of_resumed_run(args, parser, argv):
-    """The arguments of the run in ``args.resume``, with the machine flags of this command line."""
-    given = cli.explicit_flags(parser, argv)
-    conflicting = given - {"resume", *cli.MACHINE_FLAGS}
-    if conflicting:
-        flags = ", ".join("--" + f.replace("_", "-") for f in sorted(conflicting))
-        raise run_folder.OutputError(f"{flags}: a resumed run keeps its own arguments (only --data-dir, --gpus "
-                                     "and --jit may change)")
+    """The arguments of the run in ``args.resume``, with the machine flags of this command line.
+
+    Refused before anything is written: a folder that is not an unfinished run, a run of another script, and
+    flags that differ from the run's own (repeating the run's own values is fine: "my command, plus
+    --resume").
+    """
+    if os.path.exists(args.resume) and not os.path.isdir(args.resume):
+        raise run_folder.OutputError(f"{args.resume}: not a folder; --resume takes the run's folder")
     summary = run_folder.read_summary(args.resume)
-    if summary.get("finished"):
-        raise run_folder.OutputError(f"{args.resume}: that run has finished; nothing to resume")
     if not isinstance(summary.get("arguments"), dict):
         raise run_folder.OutputError(f"{args.resume}: summary.json holds no arguments to resume with")
+    if summary.get("script") != _script_name():
+        raise run_folder.OutputError(f"{args.resume}: a run of {summary.get('script')}.py, not of {_prog()} "
+                                     f"(it was started with: {summary.get('command', '?')}); resume it with its "
+                                     "own script")
     saved = {**vars(parser.parse_args([])), **summary["arguments"]}  # flags added since keep their defaults
+    given = cli.explicit_flags(parser, argv) - {"resume", *cli.MACHINE_FLAGS}
+    differing = [f"--{flag.replace('_', '-')} {getattr(args, flag)} (the run's: {saved[flag]})"
+                 for flag in sorted(given) if getattr(args, flag) != saved[flag]]
+    if differing:
+        raise run_folder.OutputError(f"{', '.join(differing)}: a resumed run keeps its own arguments (only "
+                                     "--data-dir, --gpus, --cpu-replicas and --jit may change)")
+    if summary.get("finished"):
+        raise run_folder.OutputError(f"{args.resume}: that run has finished; nothing to resume")
     for flag in cli.MACHINE_FLAGS:
-        if flag in given:
+        if flag in cli.explicit_flags(parser, argv):
             saved[flag] = getattr(args, flag)
     saved["resume"] = args.resume
     return argparse.Namespace(**saved)
@@ -175,7 +228,9 @@ class Run:
         self.args = args
         self.script = _script_name()
         self.previous = None  # the summary of the run that --resume continues
-        self.folder = None  # the run folder, once fit has opened it
+        self.folder = None  # the run folder, taken (created or, for --resume, locked) as the run starts
+        self._owner = None  # its lock, held until the run ends
+        self._training = False  # whether fit has begun to write into the folder
         self.data = None
         self.hardware = None
         self.dtype_policy = None
@@ -186,35 +241,59 @@ class Run:
     def __enter__(self):
         try:
             self._prepare()
-        except USER_ERRORS as e:
-            _fail(e)
-        except KeyboardInterrupt:
-            self._interrupted()
+        except BaseException as e:
+            self._end(type(e), e)
+            raise
         self._scope.enter_context(self.hardware.scope)
         return self
 
     def __exit__(self, kind, error, traceback):
         self._scope.close()
+        self._end(kind, error)
+        return False
+
+    def _end(self, kind, error):
+        """Gives the folder up (a new one that holds nothing is removed); bad input ends in one line, Ctrl-C in
+        a resumable folder."""
+        try:
+            if kind is not None and issubclass(kind, KeyboardInterrupt):
+                self._report_interrupt()
+            if kind is not None and issubclass(kind, Diverged):
+                run_folder.plot_curves(self.folder, f"{self.script} (diverged)")
+        finally:
+            if self._owner is not None:
+                self._owner.release()
         if kind is not None and issubclass(kind, USER_ERRORS):
             _fail(error)
         if kind is not None and issubclass(kind, KeyboardInterrupt):
-            self._interrupted()
-        return False
+            sys.exit(EXIT_INTERRUPTED)
+        if kind is not None and issubclass(kind, Diverged):
+            kept = f"epochs 1 to {error.epoch - 1}" if error.epoch > 1 else "no epoch"
+            print(flush=True)  # end the progress bar's line
+            print(f"{_prog()}: error: diverged in epoch {error.epoch} (training loss {error.loss}); try a lower "
+                  f"--lr than {self.args.lr:g}. The folder keeps {kept}, as an interrupted run: {self.folder}",
+                  file=sys.stderr)
+            sys.exit(EXIT_DIVERGED)
 
     def _prepare(self):
-        """Everything that can fail on bad input, before a run folder is created."""
+        """Everything that can fail on bad input, before anything is written: the run folder is taken first
+        (created, or locked for --resume), then the data, devices and precision are set up."""
         args = self.args
         if args.resume:
+            self._owner = run_folder.own_existing(args.resume)  # refused while another process trains there
             self.previous = run_folder.read_summary(args.resume)
+            if self.previous.get("finished"):  # it may have finished since the command line was read
+                raise run_folder.OutputError(f"{args.resume}: that run has finished; nothing to resume")
             self.script = self.previous["script"]
         else:
-            run_folder.check_output_dir(args.output_dir)
+            self._owner = run_folder.own_new(args.output_dir, self.script)
+        self.folder = self._owner.folder
         if args.lr_schedule == "htd" and not args.htd_lower < args.htd_upper:
             raise OptionError(f"--htd-lower {args.htd_lower:g} --htd-upper {args.htd_upper:g}: the lower bound "
                               "must be below the upper one")
         self.data = data.load(args.dataset, args.data_dir, subset=args.subset, val_split=args.val_split,
                               seed=args.seed)
-        self.hardware = devices.setup(args.gpus)
+        self.hardware = devices.setup(args.gpus, args.cpu_replicas)
         if self.hardware.notice:
             print(self.hardware.notice)
         if args.batch_size % self.hardware.replicas:
@@ -225,9 +304,9 @@ class Run:
         keras.utils.set_random_seed(args.seed)
         self.jit_compile = devices.jit_compile(self.hardware, args.jit)
 
-    def _interrupted(self):
+    def _report_interrupt(self):
         """Ctrl-C: the run folder keeps its history, curves and last backup; say how to continue."""
-        if self.folder is None:
+        if not self._training:
             print("\ninterrupted before training began", file=sys.stderr)
         else:
             finished = run_folder.restored_epoch(self.folder)
@@ -237,7 +316,6 @@ class Run:
             then = getattr(self.args, "_then", None)
             if then:
                 print(then, file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
 
     def fit(self, model, callbacks=()):
         """Trains the compiled ``model`` on the run's data with ``callbacks`` (the script's learning-rate
@@ -245,28 +323,31 @@ class Run:
         returns the completed summary."""
         args = self.args
         _check_learning_rate_setters(model, callbacks)
-        self.folder = os.path.abspath(args.resume) if args.resume else run_folder.new_run_dir(args.output_dir,
-                                                                                              self.script)
+        self._training = True
         summary = self._start_summary(model)
         self._print_start(model, summary)
         held_out = "val" if args.val_split else "test"
+        held_out_images, held_out_labels = ((self.data.x_val, self.data.y_val) if args.val_split
+                                            else (self.data.x_test, self.data.y_test))
         history = run_folder.HistoryWriter(self.folder, held_out)
+        self._dead = _WarnOnDeadNetwork(held_out_images[:256], self.data.num_classes)
         callbacks = [
-            *callbacks,  # first: a scheduler sets the epoch's rate before the history reads it
+            _StopOnNonFiniteLoss(),  # first: a diverged epoch reaches neither the history nor the backup
+            self._dead,
+            *callbacks,  # then the script's: a scheduler sets the epoch's rate before the history reads it
             history,
-            # Two checkpoints, so that a kill while one is being written leaves the previous one to resume from.
-            keras.callbacks.BackupAndRestore(os.path.join(self.folder, run_folder.BACKUP), double_checkpoint=True),
+            run_folder.Backup(self.folder),  # for --resume: two checkpoints, damage survived
             *self._best_on_validation(),
         ]
-        held_out_data = ((self.data.x_val, self.data.y_val) if args.val_split
-                         else (self.data.x_test, self.data.y_test))
         model.fit(self.data.x_train, self.data.y_train, batch_size=args.batch_size, epochs=args.epochs,
-                  validation_data=held_out_data, callbacks=callbacks, shuffle=True, verbose=1)
+                  validation_data=(held_out_images, held_out_labels), callbacks=callbacks, shuffle=True, verbose=1)
         test_accuracy = self._test_accuracy(model)
         model.save(os.path.join(self.folder, run_folder.MODEL))
         self._finish_summary(summary, history, test_accuracy)
         run_folder.plot_curves(self.folder, f"{self.script}: {args.dataset}, test accuracy "
                                             f"{100 * test_accuracy:.2f} %")
+        for warning in self._dead.warnings:
+            print(f"warning: {warning}")
         print(f"outputs: {self.folder}")
         print(f"Test accuracy: {100 * test_accuracy:.2f} % ({self.script}, after {summary['epochs']} "
               f"epoch{'s' if summary['epochs'] != 1 else ''})")
@@ -359,6 +440,7 @@ class Run:
             "train_images_per_second": (round(len(self.data.x_train) / statistics.median(steady)) if steady
                                         else None),
             "ended": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "warnings": self._dead.warnings,  # a dead network's epochs, from this process
         })
         run_folder.write_summary(self.folder, summary)
 

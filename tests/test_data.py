@@ -226,3 +226,28 @@ def test_real_cifar10():
     # The published per-channel statistics of the training set.
     assert np.allclose(d.mean, data.CIFAR10_MEAN, atol=1e-3)
     assert np.allclose(d.std, data.CIFAR10_STD, atol=1e-3)
+
+
+def test_a_folder_or_batch_that_cannot_be_read_says_so(tiny_cifar10, monkeypatch):
+    """Permission denied, as a user without rights gets it (the tests run as root, whom no mode stops, so
+    the system's answer is stood in for)."""
+    real_listdir, real_open = os.listdir, open
+
+    def listdir(path):
+        if os.path.abspath(path) == os.path.abspath(tiny_cifar10):
+            raise PermissionError(13, "Permission denied", path)
+        return real_listdir(path)
+
+    monkeypatch.setattr(os, "listdir", listdir)
+    with pytest.raises(data.DataError, match=r"cifar-10-batches-py: cannot be read \(Permission denied\)"):
+        data.load(data_dir=tiny_cifar10)
+    monkeypatch.setattr(os, "listdir", real_listdir)
+
+    def open_(path, *args, **kwargs):
+        if str(path).endswith("data_batch_3"):
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", open_)
+    with pytest.raises(data.DataError, match=r"data_batch_3: cannot be read \(Permission denied\)"):
+        data.load(data_dir=tiny_cifar10)

@@ -15,7 +15,8 @@ TWO_CPU_DEVICES = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
 def test_two_replicas_train(backend, small_cifar10, tmp_path):
     run_dir = str(tmp_path / "run")
     proc = run_script("lenet/LeNet_dp_da_wd_keras.py", "--data-dir", small_cifar10, "--subset", "1024",
-                      "--epochs", "4", "--lr", "0.005", "--lr-schedule", "cosine", "--gpus", "2", "--output-dir", run_dir,
+                      "--epochs", "4", "--lr", "0.005", "--lr-schedule", "cosine", "--cpu-replicas", "2",
+                      "--output-dir", run_dir,
                       backend=backend, env=TWO_CPU_DEVICES)
     check_ok(proc)
     summary = summary_of(run_dir)
@@ -29,7 +30,7 @@ def test_two_replicas_train(backend, small_cifar10, tmp_path):
 
 
 def test_jax_without_enough_devices_says_how(small_cifar10, tmp_path):
-    proc = run_script("lenet/LeNet_keras.py", "--data-dir", small_cifar10, "--gpus", "2",
+    proc = run_script("lenet/LeNet_keras.py", "--data-dir", small_cifar10, "--cpu-replicas", "2",
                       "--output-dir", str(tmp_path / "run"), backend="jax", env={"XLA_FLAGS": ""})
     assert proc.returncode == 2
     assert "--xla_force_host_platform_device_count=2" in proc.stderr and "Traceback" not in proc.stderr
@@ -37,13 +38,21 @@ def test_jax_without_enough_devices_says_how(small_cifar10, tmp_path):
 
 
 def test_xla_on_several_tensorflow_devices_is_refused(small_cifar10, tmp_path):
-    proc = run_script("lenet/LeNet_keras.py", "--data-dir", small_cifar10, "--gpus", "2", "--jit", "on",
+    proc = run_script("lenet/LeNet_keras.py", "--data-dir", small_cifar10, "--cpu-replicas", "2", "--jit", "on",
                       "--output-dir", str(tmp_path / "run"))
     one_line_error(proc, "--jit on", "several devices", "JAX")
     assert not (tmp_path / "run").exists()
 
 
 def test_batch_must_split_evenly(small_cifar10, tmp_path):
-    proc = run_script("lenet/LeNet_keras.py", "--data-dir", small_cifar10, "--gpus", "2", "--batch-size", "127",
-                      "--output-dir", str(tmp_path / "run"), backend="jax", env=TWO_CPU_DEVICES)
+    proc = run_script("lenet/LeNet_keras.py", "--data-dir", small_cifar10, "--cpu-replicas", "2", "--batch-size",
+                      "127", "--output-dir", str(tmp_path / "run"), backend="jax", env=TWO_CPU_DEVICES)
     assert proc.returncode == 2 and "divide evenly" in proc.stderr
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
+def test_gpus_without_a_gpu_is_one_line(backend, small_cifar10, tmp_path):
+    proc = run_script("lenet/LeNet_keras.py", "--data-dir", small_cifar10, "--gpus", "2",
+                      "--output-dir", str(tmp_path / "run"), backend=backend, env=TWO_CPU_DEVICES)
+    one_line_error(proc, "--gpus 2", "no GPU is visible", "--cpu-replicas 2")
+    assert not (tmp_path / "run").exists()

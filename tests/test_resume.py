@@ -3,6 +3,7 @@ run, each epoch recorded once."""
 
 import csv
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, check_ok, run_script, summary_of
+from conftest import ROOT, check_ok, one_line_error, run_script, summary_of
 
 EPOCHS = 8
 
@@ -90,3 +91,102 @@ def test_ctrl_c_says_how_to_resume(backend, small_cifar10, tmp_path):
     assert "Traceback" not in stderr and "interrupted after epoch" in stderr and f"--resume {run_dir}" in stderr
     assert os.path.exists(os.path.join(run_dir, "curves.png"))  # the curves so far
     assert summary_of(run_dir)["finished"] is False
+
+
+@pytest.fixture(scope="module")
+def killed_run(small_cifar10, tmp_path_factory):
+    """A LeNet run of 8 epochs killed after its third: its backup holds two checkpoints."""
+    run_dir = str(tmp_path_factory.mktemp("killed") / "run")
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "lenet/LeNet_keras.py"), "--data-dir", small_cifar10,
+                             "--subset", "256", "--epochs", str(EPOCHS), "--output-dir", run_dir],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "KERAS_BACKEND": "jax"})
+    deadline = time.time() + 300
+    while _epochs_done(run_dir) < 3 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGSTOP)  # stopped between epochs' work, then killed: no clean-up runs
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    backup = os.path.join(run_dir, "backup")
+    assert 3 <= _epochs_done(run_dir) < EPOCHS and os.path.isdir(os.path.join(backup, "previous"))
+    return run_dir
+
+
+def _damaged_copy(killed_run, tmp_path, damage):
+    run_dir = str(tmp_path / "run")
+    shutil.copytree(killed_run, run_dir)
+    backup = os.path.join(run_dir, "backup")
+    for name, content in damage.items():
+        path = os.path.join(backup, name)
+        if content is None:  # truncated to half its size
+            with open(path, "r+b") as f:
+                f.truncate(os.path.getsize(path) // 2)
+        else:
+            with open(path, "wb") as f:
+                f.write(content)
+    return run_dir
+
+
+@pytest.mark.parametrize("damage", [
+    {"latest/latest.weights.h5": None},  # truncated weights
+    {"latest/latest.weights.h5": b"\x89HDF\r\n\x1a\n" + b"\x00" * 64},  # corrupt weights
+    {"latest/training_metadata.json": b""},  # empty metadata
+    {"latest/training_metadata.json": b"{not json"},  # corrupt metadata
+], ids=["truncated-weights", "corrupt-weights", "empty-metadata", "corrupt-metadata"])
+def test_a_damaged_backup_falls_back_to_the_earlier_checkpoint(damage, killed_run, tmp_path):
+    run_dir = _damaged_copy(killed_run, tmp_path, damage)
+    resumed = run_script("lenet/LeNet_keras.py", "--resume", run_dir, backend="jax")
+    check_ok(resumed)
+    assert "the last backup was damaged" in resumed.stdout and "resuming from the one before it" in resumed.stdout
+    summary = summary_of(run_dir)
+    assert summary["finished"] and summary["epochs"] == EPOCHS
+    with open(os.path.join(run_dir, "history.csv"), newline="") as f:
+        assert [int(r["epoch"]) for r in csv.DictReader(f)] == list(range(1, EPOCHS + 1))
+
+
+def test_a_backup_with_nothing_usable_is_one_line_and_keeps_the_history(killed_run, tmp_path):
+    run_dir = _damaged_copy(killed_run, tmp_path, {"latest/latest.weights.h5": b"garbage",
+                                                   "previous/latest.weights.h5": b"garbage"})
+    with open(os.path.join(run_dir, "history.csv")) as f:
+        history = f.read()
+    resumed = run_script("lenet/LeNet_keras.py", "--resume", run_dir, backend="jax")
+    one_line_error(resumed, "no usable checkpoint", "latest/", "previous/", "history.csv is kept")
+    with open(os.path.join(run_dir, "history.csv")) as f:
+        assert f.read() == history
+    assert summary_of(run_dir)["finished"] is False
+
+
+def test_killed_again_and_again_it_still_ends_with_every_epoch_once(small_cifar10, tmp_path):
+    """Under load: killed at random moments several times in a row (right as an epoch's row appears, which
+    is while its backup is written; part-way through an epoch; during a resumed process's start-up), then
+    resumed to the end."""
+    import random
+
+    rng = random.Random(7)
+    epochs = 12  # more than the kills can use up
+    run_dir = str(tmp_path / "run")
+    start = [sys.executable, os.path.join(ROOT, "lenet/LeNet_keras.py"), "--data-dir", small_cifar10, "--subset",
+             "256", "--epochs", str(epochs), "--output-dir", run_dir]
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    kills = [("row", 0.0), ("row", rng.uniform(0, 0.3)), ("start-up", rng.uniform(0.5, 3)), ("row", 0.0),
+             ("row", rng.uniform(0, 0.3))]
+    for i, (moment, delay) in enumerate(kills):
+        command = start if i == 0 else [sys.executable, os.path.join(ROOT, "lenet/LeNet_keras.py"), "--resume",
+                                        run_dir]
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        if moment == "row":  # a new epoch's row appears (a resumed run first drops the rows after its backup)
+            done = _epochs_done(run_dir)
+            deadline = time.time() + 300
+            while _epochs_done(run_dir) <= done and proc.poll() is None and time.time() < deadline:
+                time.sleep(0.005)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert summary_of(run_dir)["finished"] is False, f"kill {i + 1} came after the run had finished"
+    resumed = run_script("lenet/LeNet_keras.py", "--resume", run_dir, backend="jax")
+    check_ok(resumed)
+    summary = summary_of(run_dir)
+    assert summary["finished"] and summary["epochs"] == epochs
+    with open(os.path.join(run_dir, "history.csv"), newline="") as f:
+        assert [int(r["epoch"]) for r in csv.DictReader(f)] == list(range(1, epochs + 1))
+    assert not os.path.exists(os.path.join(run_dir, "backup"))

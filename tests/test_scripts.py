@@ -101,7 +101,8 @@ def test_help_explains_every_flag_with_the_script_defaults():
     check_ok(proc)
     text = " ".join(proc.stdout.split())
     for flag in ("--epochs", "--batch-size", "--lr", "--weight-decay", "--lr-schedule", "--dataset", "--data-dir",
-                 "--subset", "--val-split", "--output-dir", "--seed", "--gpus", "--jit", "--mixed-precision",
+                 "--subset", "--val-split", "--output-dir", "--seed", "--gpus", "--cpu-replicas", "--jit",
+                 "--mixed-precision",
                  "--resume"):
         assert flag in text, flag
     for default in ("(default: 200)", "(default: 128)", "(default: 0.01)", "(default: 0.0001)", "(default: step)"):
@@ -118,6 +119,82 @@ def test_bad_flag_value_is_one_line(tmp_path):
     one_line_error(proc, "--epochs")
     proc = run_script("lenet/LeNet_keras.py", "--jit", "yes")
     one_line_error(proc, "--jit", "yes", "auto")
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--lr", "inf"], "--lr: must be a finite number, not inf"),
+    (["--lr", "nan"], "--lr: must be a finite number, not nan"),
+    (["--htd-lower", "-inf"], "--htd-lower: must be a finite number, not -inf"),
+    (["--seed", "-1"], "--seed: must be from 0 to 4294967295, not -1"),
+    (["--seed", str(2**32)], "--seed: must be from 0 to 4294967295, not 4294967296"),
+    (["--weight-decay", "-1e-4"], "--weight-decay: must be 0 or more, not -1e-4"),
+    (["--weight-decay=-1e-4"], "--weight-decay: must be 0 or more, not -1e-4"),
+])
+def test_numbers_out_of_range_are_refused_when_parsed(flags, message, capsys):
+    from cifar_common import cli
+
+    parser = cli.parser("LeNet_keras.py", "", epochs=200, batch_size=128, lr=0.01, weight_decay=0.0,
+                        lr_schedule="step")
+    with pytest.raises(SystemExit) as exit_:
+        parser.parse_args(cli.attach_negative_values(flags))
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip() == f"LeNet_keras.py: error: argument {message} (see --help)"
+
+
+def test_a_seed_at_the_top_of_the_range_and_a_negative_htd_bound_are_fine():
+    from cifar_common import cli
+
+    parser = cli.parser("x.py", "", epochs=2, batch_size=8, lr=0.1, weight_decay=0.0, lr_schedule="htd")
+    args = parser.parse_args(cli.attach_negative_values(["--seed", str(2**32 - 1), "--htd-lower", "-4.5"]))
+    assert args.seed == 2**32 - 1 and args.htd_lower == -4.5
+
+
+def test_a_negative_weight_decay_is_the_range_error_in_a_script():
+    proc = run_script("lenet/LeNet_keras.py", "--weight-decay", "-1e-4")
+    one_line_error(proc, "--weight-decay", "must be 0 or more, not -1e-4")
+
+
+def test_divergence_stops_at_its_first_epoch_with_one_line(small_cifar10, tmp_path):
+    run_dir = str(tmp_path / "run")
+    proc = run_script("lenet/LeNet_keras.py", "--data-dir", small_cifar10, "--subset", "256", "--epochs", "5",
+                      "--lr", "1e10", "--output-dir", run_dir, backend="jax")
+    assert proc.returncode == 3, proc.stdout[-2000:] + proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if ": error:" in line]
+    assert len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "diverged in epoch 1" in errors[0] and "lower --lr than 1e+10" in errors[0] and run_dir in errors[0]
+    assert "Test accuracy" not in proc.stdout
+    summary = summary_of(run_dir)
+    assert summary["finished"] is False  # an interrupted run, not a result
+    assert not os.path.exists(os.path.join(run_dir, "model.keras"))
+    assert not os.path.exists(os.path.join(run_dir, "history.csv")) or _history(run_dir) == []
+    # Resumable like any interrupted run: with the same rate it diverges again, and says so the same way.
+    again = run_script("lenet/LeNet_keras.py", "--resume", run_dir, backend="jax")
+    assert again.returncode == 3 and "diverged in epoch 1" in again.stderr and "Traceback" not in again.stderr
+
+
+def test_a_dead_network_is_warned_about():
+    """The warning callback itself, on a network that answers class 3 whatever the image, and on one that
+    does not."""
+    import keras
+    import numpy as np
+    from cifar_common import train
+
+    images = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+    dead = keras.Sequential([keras.Input((4,)), keras.layers.Dense(10, activation="softmax", kernel_initializer="zeros",
+                                                                   bias_initializer=keras.initializers.Constant(
+                                                                       np.eye(10)[3]))])
+    alive = keras.Sequential([keras.Input((4,)), keras.layers.Dense(10, activation="softmax")])
+    for model, warned in ((dead, True), (alive, False)):
+        callback = train._WarnOnDeadNetwork(images, num_classes=10)
+        callback.set_model(model)
+        callback.on_epoch_end(0, {"accuracy": 0.1})
+        assert bool(callback.warnings) is warned
+        if warned:
+            assert "epoch 1: the network answers class 3 for every image" in callback.warnings[0]
+    callback = train._WarnOnDeadNetwork(images, num_classes=10)
+    callback.set_model(dead)
+    callback.on_epoch_end(0, {"accuracy": 0.6})  # well above chance: not even looked at
+    assert callback.warnings == []
 
 
 def test_bad_data_is_one_line_and_leaves_no_output(tmp_path):
@@ -141,8 +218,8 @@ def test_default_run_folders_are_fresh(small_cifar10, tmp_path):
     from cifar_common import run_folder
 
     os.chdir(tmp_path)
-    a = run_folder.new_run_dir(None, "LeNet_keras")
-    b = run_folder.new_run_dir(None, "LeNet_keras")
+    a = run_folder.own_new(None, "LeNet_keras").folder
+    b = run_folder.own_new(None, "LeNet_keras").folder
     assert a != b and os.path.dirname(a) == str(tmp_path / "runs") and os.path.basename(a).startswith("LeNet_keras-")
     os.chdir(ROOT)
 
