@@ -114,9 +114,16 @@ class Job:
         with open(self.log, "a") as log:
             log.write(f"\n$ {' '.join(self.argv)}\n")
             log.flush()
-            self.process = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            # SIGINT at its default in the run: a reproduce.py started in the background (nohup, CI) hands its
+            # runs SIGINT ignored, and --stop-after's interrupt would then wait out the grace and kill them.
+            self.process = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                            preexec_fn=_default_sigint)
         verb = "resuming" if "--resume" in self.argv else "training"
         print(f"{self.row.name}: {verb} in {self.folder} (log: {self.log})", flush=True)
+
+
+def _default_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run_jobs(jobs, parallel, stop_after):

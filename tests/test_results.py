@@ -126,6 +126,10 @@ def test_reproduce_stops_at_its_time_limit_keeping_the_run(small_cifar10, tmp_pa
     assert proc.returncode == 1 and "lenet: stopped at the time limit" in proc.stdout, proc.stdout + proc.stderr
     # 25 s of training, then at most reproduce.py's grace for the run to exit, plus start-ups on a busy machine.
     assert "unfinished: lenet" in proc.stdout and time.monotonic() - started < 25 + 120 + 180
+    # Interrupted, not killed after the grace: the run drew its curves and said how to resume.
+    with open(runs / "lenet" / "seed-0.log") as f:
+        log = f.read()
+    assert "interrupted after epoch" in log or "interrupted before training began" in log, log[-2000:]
     assert not os.path.exists(results / "lenet")
     summary_path = runs / "lenet" / "seed-0" / "summary.json"
     if summary_path.exists():  # unless the limit came before the run had started

@@ -168,8 +168,7 @@ def test_killed_again_and_again_it_still_ends_with_every_epoch_once(small_cifar1
     start = [sys.executable, os.path.join(ROOT, "lenet/LeNet_keras.py"), "--data-dir", small_cifar10, "--subset",
              "256", "--epochs", str(epochs), "--output-dir", run_dir]
     env = {**os.environ, "KERAS_BACKEND": "jax"}
-    kills = [("row", 0.0), ("row", rng.uniform(0, 0.3)), ("start-up", rng.uniform(0.5, 3)), ("row", 0.0),
-             ("row", rng.uniform(0, 0.3))]
+    kills = [("row", 0.0), ("row", rng.uniform(0, 0.3)), ("start-up", rng.uniform(0.5, 3)), ("row", 0.0)]
     for i, (moment, delay) in enumerate(kills):
         command = start if i == 0 else [sys.executable, os.path.join(ROOT, "lenet/LeNet_keras.py"), "--resume",
                                         run_dir]
