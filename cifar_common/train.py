@@ -63,7 +63,9 @@ class Diverged(Exception):
 
 class _StopOnNonFiniteLoss(keras.callbacks.Callback):
     """Raises ``Diverged`` at the end of the first epoch whose loss is not finite, before the history and the
-    backup see that epoch: the folder keeps the last finite one, as an interrupted run's does."""
+    backup see that epoch: the folder keeps the last finite one, as an interrupted run's does. (Keras's
+    ``TerminateOnNaN`` only asks fit to stop, after the epoch's callbacks have backed up NaN weights, and the
+    run would end as finished.)"""
 
     def on_epoch_end(self, epoch, logs=None):
         loss = float(logs["loss"])
@@ -166,16 +168,16 @@ def _arguments_of_resumed_run(args, parser, argv):
                                      f"(it was started with: {summary.get('command', '?')}); resume it with its "
                                      "own script")
     saved = {**vars(parser.parse_args([])), **summary["arguments"]}  # flags added since keep their defaults
-    given = cli.explicit_flags(parser, argv) - {"resume", *cli.MACHINE_FLAGS}
+    given = cli.explicit_flags(parser, argv)
     differing = [f"--{flag.replace('_', '-')} {getattr(args, flag)} (the run's: {saved[flag]})"
-                 for flag in sorted(given) if getattr(args, flag) != saved[flag]]
+                 for flag in sorted(given - {"resume", *cli.MACHINE_FLAGS}) if getattr(args, flag) != saved[flag]]
     if differing:
         raise run_folder.OutputError(f"{', '.join(differing)}: a resumed run keeps its own arguments (only "
                                      "--data-dir, --gpus, --cpu-replicas and --jit may change)")
     if summary.get("finished"):
         raise run_folder.OutputError(f"{args.resume}: that run has finished; nothing to resume")
     for flag in cli.MACHINE_FLAGS:
-        if flag in cli.explicit_flags(parser, argv):
+        if flag in given:
             saved[flag] = getattr(args, flag)
     saved["resume"] = args.resume
     return argparse.Namespace(**saved)

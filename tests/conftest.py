@@ -93,6 +93,15 @@ def run_script(script, *args, backend="tensorflow", env=None, cwd=None, timeout=
                           cwd=cwd or ROOT, timeout=timeout)
 
 
+def epochs_done(run_dir):
+    """Finished epochs of a run, by the lines of its history.csv (read while the run writes it)."""
+    try:
+        with open(os.path.join(run_dir, "history.csv")) as f:
+            return max(len(f.read().strip().splitlines()) - 1, 0)
+    except FileNotFoundError:
+        return 0
+
+
 def summary_of(run_dir):
     with open(os.path.join(run_dir, "summary.json")) as f:
         return json.load(f)

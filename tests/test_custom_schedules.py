@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, check_ok, one_line_error, run_script, summary_of
+from conftest import ROOT, check_ok, epochs_done, one_line_error, run_script, summary_of
 
 SCRIPT = "lenet/LeNet_dp_da_wd_keras.py"
 SCHEDULE_LINE = "        schedule = schedules.from_args(args, steps=LR_STEPS, reference_epochs=EPOCHS)\n"
@@ -50,15 +50,6 @@ def _edited_copy(tmp_path, edits):
     return str(path)
 
 
-def _epochs_done(run_dir):
-    """Finished epochs, by the lines of history.csv (read while the run writes it)."""
-    try:
-        with open(os.path.join(run_dir, "history.csv")) as f:
-            return max(len(f.read().strip().splitlines()) - 1, 0)
-    except FileNotFoundError:
-        return 0
-
-
 def _rates(run_dir):
     with open(os.path.join(run_dir, "history.csv"), newline="") as f:
         return [float(row["learning_rate"]) for row in csv.DictReader(f)]
@@ -73,11 +64,11 @@ def test_own_schedule_trains_records_its_rates_and_resumes(kind, small_cifar10, 
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "KERAS_BACKEND": "jax"})
     deadline = time.time() + 300
-    while proc.poll() is None and time.time() < deadline and _epochs_done(run_dir) < 2:
+    while proc.poll() is None and time.time() < deadline and epochs_done(run_dir) < 2:
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)  # no clean-up code runs
     _, stderr = proc.communicate()
-    killed_after = _epochs_done(run_dir)
+    killed_after = epochs_done(run_dir)
     assert 2 <= killed_after < EPOCHS, f"the run was not interrupted mid-way\n{stderr}"
 
     resumed = run_script(script, "--resume", run_dir, "--data-dir", small_cifar10, backend="jax")

@@ -11,17 +11,9 @@ import time
 
 import pytest
 
-from conftest import ROOT, check_ok, one_line_error, run_script, summary_of
+from conftest import ROOT, check_ok, epochs_done, one_line_error, run_script, summary_of
 
 EPOCHS = 8
-
-
-def _epochs_done(run_dir):
-    path = os.path.join(run_dir, "history.csv")
-    if not os.path.exists(path):
-        return 0
-    with open(path) as f:
-        return max(len(f.read().strip().splitlines()) - 1, 0)
 
 
 def test_killed_run_resumes_where_it_stopped(small_cifar10, tmp_path):
@@ -31,11 +23,11 @@ def test_killed_run_resumes_where_it_stopped(small_cifar10, tmp_path):
     env = {**os.environ, "KERAS_BACKEND": "jax"}
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     deadline = time.time() + 300
-    while _epochs_done(run_dir) < 2 and proc.poll() is None and time.time() < deadline:
+    while epochs_done(run_dir) < 2 and proc.poll() is None and time.time() < deadline:
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)  # as hard as a power cut: no clean-up code runs
     proc.wait()
-    killed_after = _epochs_done(run_dir)
+    killed_after = epochs_done(run_dir)
     assert 2 <= killed_after < EPOCHS, "the run was not interrupted mid-way"
     assert summary_of(run_dir)["finished"] is False
     assert os.path.isdir(os.path.join(run_dir, "backup"))
@@ -83,7 +75,7 @@ def test_ctrl_c_says_how_to_resume(backend, small_cifar10, tmp_path):
                             env={**os.environ, "KERAS_BACKEND": backend},
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 300
-    while _epochs_done(run_dir) < 1 and proc.poll() is None and time.time() < deadline:
+    while epochs_done(run_dir) < 1 and proc.poll() is None and time.time() < deadline:
         time.sleep(0.02)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
@@ -102,13 +94,13 @@ def killed_run(small_cifar10, tmp_path_factory):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env={**os.environ, "KERAS_BACKEND": "jax"})
     deadline = time.time() + 300
-    while _epochs_done(run_dir) < 3 and proc.poll() is None and time.time() < deadline:
+    while epochs_done(run_dir) < 3 and proc.poll() is None and time.time() < deadline:
         time.sleep(0.01)
     proc.send_signal(signal.SIGSTOP)  # stopped between epochs' work, then killed: no clean-up runs
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     backup = os.path.join(run_dir, "backup")
-    assert 3 <= _epochs_done(run_dir) < EPOCHS and os.path.isdir(os.path.join(backup, "previous"))
+    assert 3 <= epochs_done(run_dir) < EPOCHS and os.path.isdir(os.path.join(backup, "previous"))
     return run_dir
 
 
@@ -174,9 +166,9 @@ def test_killed_again_and_again_it_still_ends_with_every_epoch_once(small_cifar1
                                         run_dir]
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         if moment == "row":  # a new epoch's row appears (a resumed run first drops the rows after its backup)
-            done = _epochs_done(run_dir)
+            done = epochs_done(run_dir)
             deadline = time.time() + 300
-            while _epochs_done(run_dir) <= done and proc.poll() is None and time.time() < deadline:
+            while epochs_done(run_dir) <= done and proc.poll() is None and time.time() < deadline:
                 time.sleep(0.005)
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)

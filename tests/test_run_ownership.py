@@ -11,16 +11,8 @@ import time
 
 import pytest
 
-from conftest import ROOT, check_ok, one_line_error, run_script, summary_of
+from conftest import ROOT, check_ok, epochs_done, one_line_error, run_script, summary_of
 from cifar_common import run_folder
-
-
-def _epochs_done(run_dir):
-    try:
-        with open(os.path.join(run_dir, "history.csv")) as f:
-            return max(len(f.read().strip().splitlines()) - 1, 0)
-    except FileNotFoundError:
-        return 0
 
 
 def test_two_runs_claiming_one_new_folder_at_once_get_it_once(tmp_path):
@@ -86,11 +78,11 @@ def test_a_live_run_is_never_resumed_nor_shared_and_a_killed_one_is(small_cifar1
                              "--output-dir", run_dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env={**os.environ, "KERAS_BACKEND": "jax"})
     deadline = time.time() + 300
-    while _epochs_done(run_dir) < 1 and proc.poll() is None and time.time() < deadline:
+    while epochs_done(run_dir) < 1 and proc.poll() is None and time.time() < deadline:
         time.sleep(0.02)
     proc.send_signal(signal.SIGSTOP)  # alive, holding its lock, and not finishing while we look
     try:
-        assert _epochs_done(run_dir) < 4
+        assert epochs_done(run_dir) < 4
         resumed = run_script("lenet/LeNet_keras.py", "--resume", run_dir, backend="jax")
         one_line_error(resumed, run_dir, f"process {proc.pid} is training in it")
         second = run_script("lenet/LeNet_keras.py", *flags, "--output-dir", run_dir, backend="jax")
@@ -106,7 +98,7 @@ def test_a_live_run_is_never_resumed_nor_shared_and_a_killed_one_is(small_cifar1
                          backend="jax")
     check_ok(resumed)
     summary = summary_of(run_dir)
-    assert summary["finished"] and summary["epochs"] == 4 and _epochs_done(run_dir) == 4
+    assert summary["finished"] and summary["epochs"] == 4 and epochs_done(run_dir) == 4
     assert not os.path.exists(os.path.join(run_dir, run_folder.LOCK))
 
 
