@@ -30,6 +30,7 @@ import math
 import os
 import platform
 import shlex
+import signal
 import statistics
 import sys
 import time
@@ -259,6 +260,7 @@ class Run:
         a resumable folder."""
         try:
             if kind is not None and issubclass(kind, KeyboardInterrupt):
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C would cut the report short
                 self._report_interrupt()
             if kind is not None and issubclass(kind, Diverged):
                 run_folder.plot_curves(self.folder, f"{self.script} (diverged)")

@@ -34,6 +34,7 @@ ROOT = os.path.dirname(HERE)
 ADDABLE = ("command", "machine", "backend_version")  # keys that summaries written before them lack
 POLL_SECONDS = 2
 GRACE_SECONDS = 120  # after --stop-after: time for an interrupted run to write its curves and exit
+RESEND_SECONDS = 10  # the interrupt is sent again at this interval while a run has not exited
 
 
 def file_run(run_dir, row, results_dir, additions=None):
@@ -138,6 +139,7 @@ def run_jobs(jobs, parallel, stop_after):
             waiting = []
             for job in running:
                 job.process.send_signal(signal.SIGINT)  # the script saves its curves and exits; the backup stays
+                job.interrupted = time.monotonic()
             grace_end = time.monotonic() + GRACE_SECONDS
         while not stopping and waiting and len(running) < parallel:
             job = waiting.pop(0)
@@ -148,6 +150,10 @@ def run_jobs(jobs, parallel, stop_after):
             if code is None:
                 if stopping and time.monotonic() > grace_end:
                     job.process.kill()
+                elif stopping and time.monotonic() > job.interrupted + RESEND_SECONDS:
+                    # A run still starting up can lose an interrupt (some import-time code swallows it): again.
+                    job.process.send_signal(signal.SIGINT)
+                    job.interrupted = time.monotonic()
                 continue
             running.remove(job)
             if code == 0:
