@@ -23,6 +23,12 @@ import time
 
 import keras
 
+try:  # the lock of a run folder (Owner)
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+    import msvcrt
+
 SUMMARY = "summary.json"
 HISTORY = "history.csv"
 CURVES = "curves.png"
@@ -59,13 +65,6 @@ def fresh_run_path(script):
         n += 1
         path = f"{base}-{n}"
     return path
-
-
-try:
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None
-    import msvcrt
 
 
 class Owner:
