@@ -1,7 +1,8 @@
 """Crop-and-flip augmentation that runs on the device, inside the compiled training step.
 
 The standard CIFAR augmentation: pad each image with 4 zero pixels on every side, cut a random 32 x 32 window
-out of the padded image (81 possible offsets) and mirror it left-right with probability 1/2.
+out of the padded image (81 possible offsets) and mirror it left-right with probability 1/2. The mirror is
+left out for MNIST (``flip=False``): a mirrored digit is often another digit, or none.
 
 It is written with ``keras.ops`` and vectorised over the batch, so it runs on TensorFlow, JAX and PyTorch
 alike, compiled wherever the training step is. Keras's own ``RandomCrop``/``RandomTranslation`` layers are
@@ -24,8 +25,8 @@ import keras
 from keras import ops
 
 
-def random_crop_flip(images, padding, seed):
-    """Randomly crops (after zero padding) and flips a batch of NHWC images.
+def random_crop_flip(images, padding, seed, flip=True):
+    """Randomly crops (after zero padding) and, with ``flip``, flips a batch of NHWC images.
 
     ``seed`` is a ``keras.random.SeedGenerator`` (or an integer, for a one-off draw).
     """
@@ -38,7 +39,8 @@ def random_crop_flip(images, padding, seed):
     side = width + 2 * padding
     rows = ops.arange(height)[None, :] + offsets[:, :1]  # (batch, height), 0 .. height + 2 * padding - 1
     cols = ops.arange(width)[None, :] + offsets[:, 1:]  # (batch, width)
-    cols = ops.where(heads, side - 1 - cols, cols)
+    if flip:
+        cols = ops.where(heads, side - 1 - cols, cols)
 
     # Each image fetches its output pixels (all channels of each) from its own list of padded pixels with one
     # gather; vectorized_map runs that over the batch as one batched gather, which keeps each image on its
@@ -51,21 +53,25 @@ def random_crop_flip(images, padding, seed):
 
 @keras.saving.register_keras_serializable(package="cifar_common")
 class RandomCropFlip(keras.layers.Layer):
-    """Random crop with ``padding`` zero pixels plus random horizontal flip, during training only."""
+    """Random crop with ``padding`` zero pixels plus random horizontal flip, during training only.
 
-    def __init__(self, padding=4, seed=None, **kwargs):
+    ``flip=False`` keeps the crop and drops the flip, for images whose mirror is not of their class (digits:
+    the scripts pass ``flip=data.mirrorable``)."""
+
+    def __init__(self, padding=4, flip=True, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.padding = padding
+        self.flip = flip
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def call(self, images, training=None):
         if not training:
             return images
-        return random_crop_flip(images, self.padding, self.seed_generator)
+        return random_crop_flip(images, self.padding, self.seed_generator, self.flip)
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "padding": self.padding, "seed": self.seed}
+        return {**super().get_config(), "padding": self.padding, "flip": self.flip, "seed": self.seed}

@@ -1,11 +1,16 @@
-"""CIFAR-10 and CIFAR-100: loading, validation and train/validation/test splits.
+"""The data sets: CIFAR-10, CIFAR-100, MNIST and Fashion-MNIST; loading, validation and splits.
 
 Two sources:
 
-* the default: ``keras.datasets`` downloads the official archive (once, into ``~/.keras/datasets``);
-* ``--data-dir``: a local copy, either the official folder (``cifar-10-batches-py``,
-  ``cifar-100-python``) or the official archive (``cifar-10-python.tar.gz``, ``cifar-100-python.tar.gz``),
-  or a folder that holds one of them.
+* the default: ``keras.datasets`` downloads the official files (once, into ``~/.keras/datasets``);
+* ``--data-dir``: a local copy. CIFAR: the official folder (``cifar-10-batches-py``, ``cifar-100-python``)
+  or the official archive (``cifar-10-python.tar.gz``, ``cifar-100-python.tar.gz``), or a folder that holds
+  one of them. MNIST and Fashion-MNIST: a folder with the four official IDX files
+  (``train-images-idx3-ubyte.gz`` ..., gzipped or not), or Keras's ``mnist.npz`` (or a folder holding it).
+
+MNIST and Fashion-MNIST images are 28 x 28 grey; they are padded with zeros to 32 x 32 (LeNet-5's own input
+was a digit padded to 32 x 32), with one channel, so that every network of the collection runs on them
+unchanged.
 
 The official batches are Python pickles, and unpickling can run arbitrary code. ``SafeUnpickler`` admits only
 the three globals the official files name (NumPy's array reconstructor, ``numpy.ndarray`` and
@@ -15,10 +20,12 @@ message is one line naming the file and what was expected.
 
 import dataclasses
 import functools
+import gzip
 import io
 import os
 import pickle
 import tarfile
+import zipfile
 import zlib
 
 import numpy as np
@@ -70,6 +77,69 @@ LAYOUTS = {
         num_classes=100,
     ),
 }
+
+
+# 28 x 28 grey images: the IDX files of MNIST and Fashion-MNIST.
+@dataclasses.dataclass(frozen=True)
+class IdxLayout:
+    name: str
+    keras_module: str  # keras.datasets.<module>
+    npz: str | None  # the single-file form that keras.datasets downloads, where there is one
+    class_names: tuple
+    mirrorable: bool  # is a mirrored image still an image of its class? (see Data.mirrorable)
+
+
+IDX_FILES = {  # the official names (without .gz), in the order train images, train labels, test ...
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+IDX_IMAGES, IDX_LABELS = 2051, 2049  # the magic numbers of the two kinds of file
+GREY_SIDE = 28
+PAD = (32 - GREY_SIDE) // 2
+
+IDX_LAYOUTS = {
+    "mnist": IdxLayout("MNIST", "mnist", "mnist.npz", tuple(str(i) for i in range(10)), mirrorable=False),
+    "fashion_mnist": IdxLayout(
+        "Fashion-MNIST", "fashion_mnist", None,
+        ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+        mirrorable=True,
+    ),
+}
+
+CIFAR10_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+# The fine labels of CIFAR-100 in the official order (alphabetical), as its meta file lists them.
+CIFAR100_NAMES = tuple("""
+apple aquarium_fish baby bear beaver bed bee beetle bicycle bottle bowl boy bridge bus butterfly camel can castle
+caterpillar cattle chair chimpanzee clock cloud cockroach couch crab crocodile cup dinosaur dolphin elephant
+flatfish forest fox girl hamster house kangaroo keyboard lamp lawn_mower leopard lion lizard lobster man maple_tree
+motorcycle mountain mouse mushroom oak_tree orange orchid otter palm_tree pear pickup_truck pine_tree plain plate
+poppy porcupine possum rabbit raccoon ray road rocket rose sea seal shark shrew skunk skyscraper snail snake spider
+squirrel streetcar sunflower sweet_pepper table tank telephone television tiger tractor train trout tulip turtle
+wardrobe whale willow_tree wolf woman worm""".split())
+
+# Every data set a script takes with --dataset.
+DATASETS = ("cifar10", "cifar100", "mnist", "fashion_mnist")
+
+
+def class_names(dataset):
+    """The names of the data set's classes, in label order."""
+    if dataset in IDX_LAYOUTS:
+        return list(IDX_LAYOUTS[dataset].class_names)
+    return list(CIFAR10_NAMES if dataset == "cifar10" else CIFAR100_NAMES)
+
+
+def mirrorable(dataset):
+    """Whether a left-right mirrored image is still an image of its class: true of CIFAR's photographs and of
+    Fashion-MNIST's clothes, not of MNIST's digits (a mirrored 2 or 7 is no digit, a mirrored 3 looks like
+    an epsilon). Augmentation flips only where it is true, and so does evaluate.py's flip averaging."""
+    return IDX_LAYOUTS[dataset].mirrorable if dataset in IDX_LAYOUTS else True
+
+
+def image_shape(dataset):
+    """The shape of one image as the networks see it: 32 x 32, three channels or one."""
+    return (32, 32, 1) if dataset in IDX_LAYOUTS else IMAGE_SHAPE
 
 
 class DataError(Exception):
@@ -238,31 +308,162 @@ def read_official(data_dir, dataset="cifar10"):
     y_train = np.concatenate([p[1] for p in parts])
     x_test, y_test = load(layout.test_file)
 
-    class_names = [str(i) for i in range(layout.num_classes)]
+    names = class_names(dataset)
     raw, where = source.read(layout.meta_file, required=False)
     if raw is not None:
-        names = safe_unpickle(raw, where).get(layout.names_key)
-        if isinstance(names, list) and len(names) == layout.num_classes:
-            class_names = [n.decode() if isinstance(n, bytes) else str(n) for n in names]
-    return (x_train, y_train), (x_test, y_test), class_names
+        meta = safe_unpickle(raw, where).get(layout.names_key)
+        if isinstance(meta, list) and len(meta) == layout.num_classes:
+            names = [n.decode() if isinstance(n, bytes) else str(n) for n in meta]
+    return (x_train, y_train), (x_test, y_test), names
 
 
 def download(dataset="cifar10"):
     """Fetches the data set through ``keras.datasets``; a failure becomes one line that points to --data-dir."""
     import keras
 
-    layout = LAYOUTS[dataset]
-    module = keras.datasets.cifar10 if dataset == "cifar10" else keras.datasets.cifar100
+    if dataset in IDX_LAYOUTS:
+        layout = IDX_LAYOUTS[dataset]
+        name, module, local = layout.name, getattr(keras.datasets, layout.keras_module), (
+            "the folder of the four IDX files" + (f" or '{layout.npz}'" if layout.npz else ""))
+    else:
+        layout = LAYOUTS[dataset]
+        name, module = layout.name, getattr(keras.datasets, dataset)
+        local = f"the '{layout.folder}' folder or '{layout.archive}'"
     try:
         (x_train, y_train), (x_test, y_test) = module.load_data()
     except Exception as e:  # network, certificate and extraction errors all arrive as various types
-        reason = _one_line(e)
-        raise DataError(
-            f"could not download {layout.name} through keras.datasets ({reason}); "
-            f"without network, pass --data-dir with the '{layout.folder}' folder or '{layout.archive}'"
-        ) from None
-    names = [str(i) for i in range(layout.num_classes)]
-    return (x_train, y_train.reshape(-1).astype(np.int32)), (x_test, y_test.reshape(-1).astype(np.int32)), names
+        raise DataError(f"could not download {name} through keras.datasets ({_one_line(e)}); "
+                        f"without network, pass --data-dir with {local}") from None
+    if dataset in IDX_LAYOUTS:
+        x_train, x_test = pad_grey(x_train), pad_grey(x_test)
+    return ((x_train, y_train.reshape(-1).astype(np.int32)), (x_test, y_test.reshape(-1).astype(np.int32)),
+            class_names(dataset))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# MNIST and Fashion-MNIST: the IDX files, or Keras's mnist.npz
+# ---------------------------------------------------------------------------------------------------------
+
+
+def pad_grey(images):
+    """28 x 28 grey images (N, 28, 28) as the networks take them: zero-padded to 32 x 32, one channel."""
+    return np.ascontiguousarray(np.pad(images, [(0, 0), (PAD, PAD), (PAD, PAD)])[..., None])
+
+
+def _read_maybe_gzipped(path):
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise DataError(f"{path}: cannot be read ({e.strerror})") from None
+    if raw[:2] == b"\x1f\x8b":  # gzip's magic bytes, whatever the file's name
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as e:
+            raise DataError(f"{path}: truncated or corrupt gzip file ({_one_line(e)})") from None
+    return raw
+
+
+def read_idx(path, magic):
+    """One IDX file: images (magic 2051) as uint8 (N, 28, 28), or labels (magic 2049) as uint8 (N,)."""
+    raw = _read_maybe_gzipped(path)
+    kind = "images" if magic == IDX_IMAGES else "labels"
+    header = 16 if magic == IDX_IMAGES else 8
+    if len(raw) < header:
+        raise DataError(f"{path}: truncated IDX file ({len(raw)} bytes, shorter than the {header}-byte header)")
+    fields = np.frombuffer(raw[:header], dtype=">i4")
+    if fields[0] != magic:
+        raise DataError(f"{path}: not an IDX file of {kind} (magic number {fields[0]}, expected {magic})")
+    count = int(fields[1])
+    shape = (count, int(fields[2]), int(fields[3])) if magic == IDX_IMAGES else (count,)
+    if shape[1:] not in ((), (GREY_SIDE, GREY_SIDE)):
+        raise DataError(f"{path}: images of {shape[1]} x {shape[2]} pixels, expected {GREY_SIDE} x {GREY_SIDE}")
+    expected = int(np.prod(shape))
+    if len(raw) - header != expected:
+        state = "truncated" if len(raw) - header < expected else "longer than its header says"
+        raise DataError(f"{path}: {state} (the header announces {count} {kind}, {expected} bytes; the file holds "
+                        f"{len(raw) - header})")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def _checked_pair(images, labels, where_images, where_labels, layout):
+    """Images and labels of one split, checked against each other; the images padded to 32 x 32."""
+    if len(images) != len(labels):
+        raise DataError(f"{where_labels}: {len(labels)} labels for the {len(images)} images of {where_images}")
+    if len(labels) and labels.max() >= len(layout.class_names):
+        raise DataError(f"{where_labels}: labels must lie in 0..{len(layout.class_names) - 1}, found "
+                        f"{labels.min()}..{labels.max()}")
+    return pad_grey(images), labels.astype(np.int32)
+
+
+def _idx_file(folder, name):
+    """The path of an official IDX file in ``folder``, gzipped or not; None where it is absent."""
+    for candidate in (name + ".gz", name):
+        if os.path.isfile(os.path.join(folder, candidate)):
+            return os.path.join(folder, candidate)
+    return None
+
+
+def read_npz(path, layout):
+    """Keras's ``mnist.npz``: the arrays x_train, y_train, x_test, y_test (loaded without pickle)."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {key: f[key] for key in ("x_train", "y_train", "x_test", "y_test") if key in f.files}
+            found = sorted(f.files)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        raise DataError(f"{path}: not a readable .npz file ({_one_line(e)})") from None
+    if len(arrays) != 4:
+        raise DataError(f"{path}: expected the arrays x_train, y_train, x_test and y_test, found {found}")
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != (GREY_SIDE, GREY_SIDE):
+            raise DataError(f"{path}: expected x_{split} as uint8 images of {GREY_SIDE} x {GREY_SIDE}, found "
+                            f"{x.dtype} {x.shape}")
+        if y.ndim != 1 or y.dtype.kind not in "iu":
+            raise DataError(f"{path}: expected y_{split} as integer labels, found {y.dtype} {y.shape}")
+        if len(y) and y.min() < 0:
+            raise DataError(f"{path}: y_{split}: labels must lie in 0..{len(layout.class_names) - 1}, found "
+                            f"{y.min()}..{y.max()}")
+        arrays[f"x_{split}"], arrays[f"y_{split}"] = _checked_pair(x, y, f"{path}:x_{split}", f"{path}:y_{split}",
+                                                                   layout)
+    return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+
+
+def read_idx_dataset(data_dir, dataset):
+    """A local copy of MNIST or Fashion-MNIST: the four IDX files in a folder, or ``mnist.npz``.
+
+    Returns ``((x_train, y_train), (x_test, y_test), class_names)``: uint8 images of 32 x 32 x 1 (zero-padded)
+    and int32 labels.
+    """
+    layout = IDX_LAYOUTS[dataset]
+    path = os.path.abspath(os.path.expanduser(data_dir))
+    expected = "the four official IDX files (train-images-idx3-ubyte.gz, ...)" + (
+        f" or '{layout.npz}'" if layout.npz else "")
+    if os.path.isfile(path):
+        if not path.endswith(".npz"):
+            raise DataError(f"{path}: expected a folder with {expected}, or an .npz file")
+        return (*read_npz(path, layout), class_names(dataset))
+    if not os.path.isdir(path):
+        raise DataError(f"{path}: no such file or folder (expected a folder with {expected})")
+    try:
+        os.listdir(path)
+    except OSError as e:
+        raise DataError(f"{path}: cannot be read ({e.strerror})") from None
+    found = {key: _idx_file(path, name) for key, name in IDX_FILES.items()}
+    if not any(found.values()):
+        if layout.npz and os.path.isfile(os.path.join(path, layout.npz)):
+            return (*read_npz(os.path.join(path, layout.npz), layout), class_names(dataset))
+        raise DataError(f"{path}: holds no {layout.name} data (expected {expected})")
+    for key, name in IDX_FILES.items():
+        if found[key] is None:
+            raise DataError(f"{os.path.join(path, name)}.gz: missing (expected the official file '{name}.gz', "
+                            f"or '{name}', in {path})")
+    splits = []
+    for split in ("train", "test"):
+        images = read_idx(found[f"{split}_images"], IDX_IMAGES)
+        labels = read_idx(found[f"{split}_labels"], IDX_LABELS)
+        splits.append(_checked_pair(images, labels, found[f"{split}_images"], found[f"{split}_labels"], layout))
+    return (*splits, class_names(dataset))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -283,6 +484,9 @@ class Data:
     num_classes: int
     class_names: list
     source: str
+    # Whether a mirrored image is still one of its class (CIFAR, Fashion-MNIST: yes; MNIST: no); the scripts
+    # give it to the augmentation, ``RandomCropFlip(flip=data.mirrorable)``.
+    mirrorable: bool = True
 
     @property
     def image_shape(self):
@@ -322,11 +526,11 @@ def load(dataset="cifar10", data_dir=None, subset=None, val_split=0, seed=0):
     ``val_split`` training images are held out for validation (the same ones for a given seed, whatever the
     subset); ``subset`` then keeps that many of the remaining training images. The test set is untouched.
     """
-    if dataset not in LAYOUTS:
-        raise DataError(f"unknown dataset '{dataset}' (expected one of {', '.join(LAYOUTS)})")
-    layout = LAYOUTS[dataset]
+    if dataset not in DATASETS:
+        raise DataError(f"unknown dataset '{dataset}' (expected one of {', '.join(DATASETS)})")
     if data_dir:
-        (x_train, y_train), (x_test, y_test), names = read_official(data_dir, dataset)
+        read = read_idx_dataset if dataset in IDX_LAYOUTS else read_official
+        (x_train, y_train), (x_test, y_test), names = read(data_dir, dataset)
         source = os.path.abspath(data_dir)
     else:
         (x_train, y_train), (x_test, y_test), names = download(dataset)
@@ -351,7 +555,8 @@ def load(dataset="cifar10", data_dir=None, subset=None, val_split=0, seed=0):
         y_val=y_train[val_idx] if val_split else None,
         x_test=x_test,
         y_test=y_test,
-        num_classes=layout.num_classes,
+        num_classes=len(class_names(dataset)),
         class_names=names,
         source=source,
+        mirrorable=mirrorable(dataset),
     )

@@ -73,7 +73,7 @@ def build_model(data, weight_decay, depth=DEPTH, growth_rate=GROWTH_RATE):
     l2 = regularizers.l2(weight_decay)
     inputs = keras.Input(shape=data.image_shape)
     x = layers.Normalization(mean=data.mean, variance=data.std**2)(inputs)
-    x = RandomCropFlip(padding=4)(x)
+    x = RandomCropFlip(padding=4, flip=data.mirrorable)(x)
     x = conv(2 * growth_rate, 3, l2)(x)
     for block in range(3):
         for _ in range(n):

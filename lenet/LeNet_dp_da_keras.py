@@ -2,8 +2,9 @@
 
 Adds over LeNet_dp_keras.py: during training, every image is padded with 4 zero pixels on each side, a
 random 32x32 window is cut out of it (a shift of up to 4 pixels either way) and, half of the time, it is
-mirrored left-right. The network never sees exactly the same image twice, so it learns what an object
-looks like rather than memorising the 50000 training pictures. The augmentation is a layer of the model
+mirrored left-right (not on MNIST, --dataset mnist: a mirrored digit is often another digit, or none, so
+there the crop stays and the flip goes). The network never sees exactly the same image twice, so it learns
+what an object looks like rather than memorising the 50000 training pictures. The augmentation is a layer of the model
 (cifar_common.augment.RandomCropFlip): it runs on the GPU inside the compiled training step and does nothing
 at test time. The next script, LeNet_dp_da_wd_keras.py, adds weight decay.
 
@@ -38,8 +39,9 @@ def build_model(data, weight_decay):
     inputs = keras.Input(shape=data.image_shape)
     # Per-channel standardisation with the training set's statistics: (pixel - mean) / std.
     x = layers.Normalization(mean=data.mean, variance=data.std**2)(inputs)
-    # Random crop of the zero-padded image and random horizontal flip, in training only.
-    x = RandomCropFlip(padding=4)(x)
+    # Random crop of the zero-padded image and random horizontal flip (no flip on MNIST: a mirrored digit
+    # is often another digit), in training only.
+    x = RandomCropFlip(padding=4, flip=data.mirrorable)(x)
     x = layers.Conv2D(6, 5, activation="relu", kernel_initializer="he_normal", kernel_regularizer=l2)(x)
     x = layers.MaxPooling2D(2)(x)
     x = layers.Conv2D(16, 5, activation="relu", kernel_initializer="he_normal", kernel_regularizer=l2)(x)

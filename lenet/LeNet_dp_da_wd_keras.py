@@ -35,8 +35,9 @@ def build_model(data, weight_decay):
     inputs = keras.Input(shape=data.image_shape)
     # Per-channel standardisation with the training set's statistics: (pixel - mean) / std.
     x = layers.Normalization(mean=data.mean, variance=data.std**2)(inputs)
-    # Random crop of the zero-padded image and random horizontal flip, in training only.
-    x = RandomCropFlip(padding=4)(x)
+    # Random crop of the zero-padded image and random horizontal flip (no flip on MNIST: a mirrored digit
+    # is often another digit), in training only.
+    x = RandomCropFlip(padding=4, flip=data.mirrorable)(x)
     x = layers.Conv2D(6, 5, activation="relu", kernel_initializer="he_normal", kernel_regularizer=l2)(x)
     x = layers.MaxPooling2D(2)(x)
     x = layers.Conv2D(16, 5, activation="relu", kernel_initializer="he_normal", kernel_regularizer=l2)(x)

@@ -45,7 +45,7 @@ def build_model(data, weight_decay):
     l2 = regularizers.l2(weight_decay)
     inputs = keras.Input(shape=data.image_shape)
     x = layers.Normalization(mean=data.mean, variance=data.std**2)(inputs)
-    x = RandomCropFlip(padding=4)(x)
+    x = RandomCropFlip(padding=4, flip=data.mirrorable)(x)
     x = mlpconv(x, (192, 160, 96), 5, l2)
     x = layers.MaxPooling2D(3, strides=2, padding="same")(x)
     x = layers.Dropout(DROPOUT)(x)

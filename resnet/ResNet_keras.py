@@ -64,7 +64,7 @@ def preact_resnet(data, weight_decay, blocks, widths, name):
     l2 = regularizers.l2(weight_decay)
     inputs = keras.Input(shape=data.image_shape)
     x = layers.Normalization(mean=data.mean, variance=data.std**2)(inputs)
-    x = RandomCropFlip(padding=4)(x)
+    x = RandomCropFlip(padding=4, flip=data.mirrorable)(x)
     x = conv(16, 3, 1, l2)(x)
     for stage, filters in enumerate(widths):
         for block in range(blocks):

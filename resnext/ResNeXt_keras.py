@@ -71,7 +71,7 @@ def build_model(data, weight_decay, cardinality=CARDINALITY, base_width=BASE_WID
     l2 = regularizers.l2(weight_decay)
     inputs = keras.Input(shape=data.image_shape)
     x = layers.Normalization(mean=data.mean, variance=data.std**2)(inputs)
-    x = RandomCropFlip(padding=4)(x)
+    x = RandomCropFlip(padding=4, flip=data.mirrorable)(x)
     x = layers.Activation("relu")(bn(conv(64, 3, 1, l2)(x)))
     for stage, out_channels in enumerate([256, 512, 1024]):
         width = cardinality * base_width * 2**stage

@@ -16,6 +16,8 @@ import cifar_common  # noqa: F401
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REAL_CIFAR10 = os.path.join(ROOT, "..", "shared", "data", "cifar10", "cifar-10-batches-py")
+REAL_MNIST = os.path.join(ROOT, "..", "shared", "data", "mnist")
+REAL_FASHION_MNIST = os.path.join(ROOT, "..", "shared", "data", "fashion-mnist")
 LENET_SCRIPTS = ["LeNet_keras.py", "LeNet_dp_keras.py", "LeNet_dp_da_keras.py", "LeNet_dp_da_wd_keras.py"]
 
 
@@ -66,6 +68,38 @@ def write_cifar100(folder, train=30, test=10):
     return folder
 
 
+def grey_images(n, seed, num_classes=10):
+    """(images uint8 (n, 28, 28), labels uint8 (n,)): a bright square whose place and size depend on the class,
+    plus noise, so that a small network learns it in an epoch or two."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, num_classes, n).astype(np.uint8)
+    images = rng.integers(0, 40, (n, 28, 28)).astype(np.uint8)
+    for image, label in zip(images, labels):
+        top, side = 2 + 2 * int(label), 6 + int(label) % 3 * 2
+        image[top:top + side, top:top + side] = 230
+    return images, labels
+
+
+def idx_bytes(array, magic=None):
+    """An IDX file's bytes: big-endian int32 magic and sizes, then the uint8 payload."""
+    magic = magic if magic is not None else (2051 if array.ndim == 3 else 2049)
+    return np.array([magic, *array.shape], dtype=">i4").tobytes() + array.astype(np.uint8).tobytes()
+
+
+def write_idx(folder, train=120, test=40, gz=True):
+    """Writes a tiny MNIST-format folder: the four official IDX files (gzipped by default)."""
+    import gzip
+
+    os.makedirs(folder, exist_ok=True)
+    (x_train, y_train), (x_test, y_test) = grey_images(train, seed=1), grey_images(test, seed=2)
+    for name, array in [("train-images-idx3-ubyte", x_train), ("train-labels-idx1-ubyte", y_train),
+                        ("t10k-images-idx3-ubyte", x_test), ("t10k-labels-idx1-ubyte", y_test)]:
+        raw = idx_bytes(array)
+        with open(os.path.join(folder, name + (".gz" if gz else "")), "wb") as f:
+            f.write(gzip.compress(raw) if gz else raw)
+    return folder
+
+
 def write_archive(folder, archive):
     """Packs an official folder into a .tar.gz with the official inner folder name."""
     with tarfile.open(archive, "w:gz") as tar:
@@ -83,6 +117,12 @@ def tiny_cifar10(tmp_path_factory):
 def small_cifar10(tmp_path_factory):
     """A small synthetic CIFAR-10 folder for training runs: 5 x 256 training images, 256 test images."""
     return write_cifar10(str(tmp_path_factory.mktemp("small") / "cifar-10-batches-py"), per_batch=256, test=256)
+
+
+@pytest.fixture(scope="session")
+def tiny_mnist(tmp_path_factory):
+    """A tiny synthetic MNIST folder in the official IDX form: 120 training images, 40 test images."""
+    return write_idx(str(tmp_path_factory.mktemp("mnist") / "mnist"))
 
 
 def run_script(script, *args, backend="tensorflow", env=None, cwd=None, timeout=600):

@@ -56,6 +56,19 @@ def test_a_flip_is_a_mirror():
     assert any(mirrored) and any(kept)
 
 
+def test_without_flip_every_output_is_an_unmirrored_window():
+    # MNIST's setting (flip=data.mirrorable is False): the crop stays, the mirror goes.
+    x = _unique_images(64)[..., :1]
+    out = ops.convert_to_numpy(random_crop_flip(ops.convert_to_tensor(x), 4, keras.random.SeedGenerator(1),
+                                                flip=False))
+    found = [_locate(o, i) for o, i in zip(out, x)]
+    assert all(f is not None and not f[2] for f in found)
+    assert len({f[:2] for f in found}) > 20  # and the windows still move
+    layer = RandomCropFlip(padding=0, flip=False, seed=3)
+    assert np.array_equal(ops.convert_to_numpy(layer(x, training=True)), x)
+    assert RandomCropFlip.from_config(layer.get_config()).flip is False
+
+
 def test_offsets_cover_all_81_positions():
     x = _unique_images(1, size=12)
     batch = np.repeat(x, 2000, axis=0)

@@ -16,6 +16,7 @@ class TinyData:
     image_shape = (32, 32, 3)
     mean = np.array([125.3, 123.0, 113.9])
     std = np.array([63.0, 62.1, 66.7])
+    mirrorable = True
 
     def __init__(self, num_classes=10):
         self.num_classes = num_classes

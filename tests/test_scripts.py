@@ -295,7 +295,7 @@ LENET_TRICKS = [
       '    return keras.Model(inputs, outputs, name="lenet_dp")']),
     ("LeNet_dp_keras.py", "LeNet_dp_da_keras.py",
      ['    return keras.Model(inputs, outputs, name="lenet_dp")'],
-     ['from cifar_common.augment import RandomCropFlip', '    x = RandomCropFlip(padding=4)(x)',
+     ['from cifar_common.augment import RandomCropFlip', '    x = RandomCropFlip(padding=4, flip=data.mirrorable)(x)',
       '    return keras.Model(inputs, outputs, name="lenet_dp_da")']),
     ("LeNet_dp_da_keras.py", "LeNet_dp_da_wd_keras.py",
      ['WEIGHT_DECAY = 0.0', '    return keras.Model(inputs, outputs, name="lenet_dp_da")'],

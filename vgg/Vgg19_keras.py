@@ -38,7 +38,7 @@ def build_model(data, weight_decay):
     l2 = regularizers.l2(weight_decay)
     inputs = keras.Input(shape=data.image_shape)
     x = layers.Normalization(mean=data.mean, variance=data.std**2)(inputs)
-    x = RandomCropFlip(padding=4)(x)
+    x = RandomCropFlip(padding=4, flip=data.mirrorable)(x)
     for filters, convolutions in STAGES:
         for _ in range(convolutions):
             x = layers.Conv2D(filters, 3, padding="same", kernel_initializer="he_normal", kernel_regularizer=l2)(x)
