@@ -129,11 +129,15 @@ def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_sche
                                    "from the same weights whatever the schedule (default: 1)")
 
     data_flags = p.add_argument_group("data")
-    data_flags.add_argument("--dataset", choices=sorted(data.LAYOUTS), default="cifar10",
-                            help="cifar10 or cifar100; the classifier head follows (default: cifar10)")
+    data_flags.add_argument("--dataset", choices=data.DATASETS, default="cifar10",
+                            help="the classifier head follows; mnist and fashion_mnist are 28 x 28 grey images, "
+                                 "zero-padded to 32 x 32 with one channel, and mnist is never mirrored in "
+                                 "augmentation (default: cifar10)")
     data_flags.add_argument("--data-dir", metavar="PATH",
                             help="local copy: the official cifar-10-batches-py folder or cifar-10-python.tar.gz "
-                                 "(or a folder holding one); default: download through keras.datasets")
+                                 "(cifar-100-python for cifar100), or a folder holding one; for mnist and "
+                                 "fashion_mnist a folder with the four IDX files (train-images-idx3-ubyte.gz "
+                                 "...) or mnist.npz; default: download through keras.datasets")
     data_flags.add_argument("--subset", type=positive_int, metavar="N",
                             help="train on only N training images (quick runs)")
     data_flags.add_argument("--val-split", type=non_negative_int, default=0, metavar="N",
@@ -172,14 +176,19 @@ def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_sche
         outputs.add_argument("--output-dir", metavar="DIR",
                              help="a new folder for this run's outputs (default: runs/<script>-<date>-<time>); "
                                   "an existing, non-empty folder is refused")
+    outputs.add_argument("--tensorboard", action="store_true",
+                         help="also write TensorBoard logs into the run folder's tensorboard/: every epoch's "
+                              "loss, accuracy and learning rate, and the model's graph (the op graph on "
+                              "TensorFlow); view with: tensorboard --logdir RUN_FOLDER (needs TensorFlow "
+                              "installed, on any backend)")
     outputs.add_argument("--resume", metavar="DIR",
                          help="continue the interrupted run in DIR from its last finished epoch, with its "
                               "arguments")
     return p
 
 
-# Flags that describe the machine rather than the experiment: a resumed run may change them.
-MACHINE_FLAGS = ("data_dir", "gpus", "cpu_replicas", "jit")
+# Flags that describe the machine (and what is logged) rather than the experiment: a resumed run may change them.
+MACHINE_FLAGS = ("data_dir", "gpus", "cpu_replicas", "jit", "tensorboard")
 
 
 def explicit_flags(p, argv):

@@ -33,6 +33,7 @@ SUMMARY = "summary.json"
 HISTORY = "history.csv"
 CURVES = "curves.png"
 MODEL = "model.keras"
+TENSORBOARD = "tensorboard"  # with --tensorboard: TensorBoard's event files
 BACKUP = "backup"
 BEST_WEIGHTS = "best_on_validation.weights.h5"  # kept during a --val-split run
 LOCK = "training.lock"  # held while a process trains in the folder (see Owner)

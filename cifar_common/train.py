@@ -174,7 +174,7 @@ def _arguments_of_resumed_run(args, parser, argv):
                  for flag in sorted(given - {"resume", *cli.MACHINE_FLAGS}) if getattr(args, flag) != saved[flag]]
     if differing:
         raise run_folder.OutputError(f"{', '.join(differing)}: a resumed run keeps its own arguments (only "
-                                     "--data-dir, --gpus, --cpu-replicas and --jit may change)")
+                                     "--data-dir, --gpus, --cpu-replicas, --jit and --tensorboard may change)")
     if summary.get("finished"):
         raise run_folder.OutputError(f"{args.resume}: that run has finished; nothing to resume")
     for flag in cli.MACHINE_FLAGS:
@@ -307,6 +307,10 @@ class Run:
         keras.config.set_dtype_policy(self.dtype_policy)
         keras.utils.set_random_seed(args.seed)
         self.jit_compile = devices.jit_compile(self.hardware, args.jit)
+        if getattr(args, "tensorboard", False) and not all(importlib.util.find_spec(package) for package in
+                                                           ("tensorflow", "tensorboard")):
+            raise OptionError("--tensorboard writes its logs with TensorFlow and TensorBoard (on every backend); "
+                              "install them: python -m pip install tensorflow tensorboard")
 
     def _report_interrupt(self):
         """Ctrl-C: the run folder keeps its history, curves and last backup; say how to continue."""
@@ -342,6 +346,7 @@ class Run:
             history,
             run_folder.Backup(self.folder),  # for --resume: two checkpoints, damage survived
             *self._best_on_validation(),
+            *self._tensorboard(),
         ]
         model.fit(self.data.x_train, self.data.y_train, batch_size=args.batch_size, epochs=args.epochs,
                   validation_data=(held_out_images, held_out_labels), callbacks=callbacks, shuffle=True, verbose=1)
@@ -368,6 +373,15 @@ class Run:
             os.path.join(self.folder, run_folder.BEST_WEIGHTS), monitor="val_accuracy", mode="max",
             save_best_only=True, save_weights_only=True, initial_value_threshold=max(seen) if seen else None,
             verbose=0)]
+
+    def _tensorboard(self):
+        """--tensorboard: Keras's own callback, once an epoch (per-batch logging would cost time), into
+        RUN/tensorboard/ (train/ and validation/, "validation" being the held-out set: the test set unless
+        --val-split). A resumed run adds event files there, numbered by epoch as before."""
+        if not getattr(self.args, "tensorboard", False):
+            return []
+        return [keras.callbacks.TensorBoard(os.path.join(self.folder, run_folder.TENSORBOARD), write_graph=True,
+                                            update_freq="epoch")]
 
     def _test_accuracy(self, model):
         """The final epoch's test accuracy; with a validation split, the test set is used once, now, on the
@@ -408,6 +422,7 @@ class Run:
                 "train_images": len(self.data.x_train),
                 "validation_images": 0 if self.data.x_val is None else len(self.data.x_val),
                 "test_images": len(self.data.x_test),
+                "class_names": self.data.class_names,
                 "held_out_during_training": "validation split" if args.val_split else "test set",
             },
             "run_dir": self.folder,
