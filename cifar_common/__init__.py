@@ -1,12 +1,14 @@
 """Shared plumbing of the cifar-10-cnn scripts.
 
-* ``data``      loading CIFAR-10/100 (download or ``--data-dir``), safe unpickling, splits, channel statistics
+* ``data``      loading CIFAR-10/100, MNIST, Fashion-MNIST (download or ``--data-dir``), safe unpickling, splits,
+                channel statistics
 * ``augment``   crop-and-flip augmentation as a compiled Keras layer
 * ``schedules`` learning-rate schedules: step, cosine, HTD
 * ``devices``   multi-device training, mixed precision
 * ``cli``       the command line every script shares
 * ``run_folder`` the run folder: summary, history, curves, model, backup
 * ``macs``      multiply-accumulates per image of a model
+* ``trained``   a finished run: load its model, evaluate it on the test set, classify image files (tools/)
 * ``train``     the run around a script's compile and fit: ``parse_args``, ``Run`` (data, devices, one-line
                 errors, Ctrl-C), ``run.fit`` (the run folder, history, backups, the final line)
 """

@@ -12,6 +12,8 @@
         backup/        the state of an unfinished run, for --resume (removed when the run finishes): the last
                        two epochs' checkpoints, latest/ and previous/ (see ``Backup``)
         training.lock  while a process trains in the folder: its process id (see ``Owner``)
+        tensorboard/   with --tensorboard: TensorBoard's event files (see ``train.tensorboard_callback``)
+        evaluation/    written by tools/evaluate.py (see ``trained``)
 """
 
 import csv

@@ -375,13 +375,10 @@ class Run:
             verbose=0)]
 
     def _tensorboard(self):
-        """--tensorboard: Keras's own callback, once an epoch (per-batch logging would cost time), into
-        RUN/tensorboard/ (train/ and validation/, "validation" being the held-out set: the test set unless
-        --val-split). A resumed run adds event files there, numbered by epoch as before."""
+        """--tensorboard: TensorBoard's logs into RUN/tensorboard/ (see ``tensorboard_callback``)."""
         if not getattr(self.args, "tensorboard", False):
             return []
-        return [keras.callbacks.TensorBoard(os.path.join(self.folder, run_folder.TENSORBOARD), write_graph=True,
-                                            update_freq="epoch")]
+        return [tensorboard_callback(os.path.join(self.folder, run_folder.TENSORBOARD))]
 
     def _test_accuracy(self, model):
         """The final epoch's test accuracy; with a validation split, the test set is used once, now, on the
@@ -473,6 +470,23 @@ class Run:
         print(f"data: {self.args.dataset} from {self.data.source}: {counts['train_images']} training, "
               f"{counts['validation_images']} validation, {counts['test_images']} test images")
         print(f"run folder: {self.folder}" + (" (resuming from its last backup)" if self.args.resume else ""))
+
+
+class _EpochTensorBoard(keras.callbacks.TensorBoard):
+    """Keras's TensorBoard callback, writing once an epoch. Keras 3.15's own, asked for epochs only, still
+    hands every batch's logs to ``tf.summary.scalar`` with no writer to take them: half a millisecond a batch
+    for nothing (benchmarks/README.md). Its batch hook keeps its other work (the graph, after the first
+    batch)."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(batch, logs=None)
+
+
+def tensorboard_callback(log_dir):
+    """What ``--tensorboard`` adds to a run: every epoch's loss, accuracy and learning rate (train/, and
+    validation/ for the held-out set: the test set unless --val-split), the model's graph (the op graph on
+    TensorFlow only). A resumed run adds event files to the same folder, numbered by epoch as before."""
+    return _EpochTensorBoard(log_dir, write_graph=True, update_freq="epoch")
 
 
 def _check_learning_rate_setters(model, callbacks):

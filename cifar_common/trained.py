@@ -181,7 +181,7 @@ def plot_wrong(images, labels, report, indices, class_names, path, title):
                   vmin=0, vmax=255, interpolation="nearest")
         p = report["predicted"][i]
         ax.set_title(f"true: {class_names[labels[i]]}\nsaid: {class_names[p]} "
-                     f"{100 * report['probabilities'][i, p]:.0f} %", fontsize=7)
+                     f"{100 * report['probabilities'][i, p]:.1f} %", fontsize=7)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

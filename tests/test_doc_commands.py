@@ -1,7 +1,7 @@
 """Every command of the tutorials (doc/*.md, htd/README.md) runs: a doc page whose command fails is a bug.
 
 Each ```sh block is run as written by bash, in a copy of the collection's folders beside a tiny synthetic
-CIFAR-10 and CIFAR-100 at ../shared/data/ (where the pages point), so relative paths, loops and flags are
+CIFAR-10, CIFAR-100, MNIST and Fashion-MNIST at ../shared/data/ (where the pages point), so relative paths, loops and flags are
 the page's own (``diff`` exits 1 when the files differ, as the pages mean them to: that counts as
 success). Only ``python`` itself is a stand-in that appends the smoke configuration to a training
 script's command line (1 epoch, 64 images; one run of a small ResNet for the schedule study), to
@@ -17,10 +17,10 @@ import sys
 
 import pytest
 
-from conftest import ROOT, write_cifar10, write_cifar100
+from conftest import ROOT, write_cifar10, write_cifar100, write_idx
 
 PAGES = sorted(glob.glob(os.path.join(ROOT, "doc", "*.md"))) + [os.path.join(ROOT, "htd", "README.md")]
-FOLDERS = ["lenet", "nin", "vgg", "resnet", "wrn", "densenet", "resnext", "senet", "htd", "doc", "benchmarks"]
+FOLDERS = ["lenet", "nin", "vgg", "resnet", "wrn", "densenet", "resnext", "senet", "htd", "doc", "benchmarks", "tools"]
 FENCE = re.compile(r"^```(\w*)\s*$")
 
 
@@ -81,7 +81,9 @@ def sandbox(tmp_path_factory):
         shutil.copytree(os.path.join(ROOT, folder), work / folder, ignore=shutil.ignore_patterns("__pycache__"))
     shared = base / "shared" / "data"
     tiny = {"cifar10": write_cifar10(str(shared / "cifar10" / "cifar-10-batches-py")),
-            "cifar100": write_cifar100(str(shared / "cifar100" / "cifar-100-python"), train=100, test=100)}
+            "cifar100": write_cifar100(str(shared / "cifar100" / "cifar-100-python"), train=100, test=100),
+            "mnist": write_idx(str(shared / "mnist")),
+            "fashion_mnist": write_idx(str(shared / "fashion-mnist"))}
     bin_dir = base / "bin"
     bin_dir.mkdir()
     log = str(base / "commands.log")
