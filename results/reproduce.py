@@ -175,7 +175,8 @@ def main():
     p = cli.tool_parser(sys.argv[0], __doc__)
     p.add_argument("rows", nargs="*", metavar="ROW", help="rows to train (default: all), smallest first; see --list")
     p.add_argument("--list", action="store_true", help="list the rows with their commands, smallest first, and exit")
-    p.add_argument("--data-dir", metavar="PATH", help="a local CIFAR-10 copy, passed to every script")
+    p.add_argument("--data-dir", metavar="PATH", help="a local copy of the rows' data set (CIFAR-10; ../shared/data/mnist for an MNIST "
+                        "row), passed to every script")
     p.add_argument("--runs-dir", metavar="DIR", default=os.path.join("runs", "reproduce"),
                    help="where the run folders and logs go (default: runs/reproduce)")
     p.add_argument("--results-dir", metavar="DIR", help="where finished runs are filed (default: results/)")

@@ -25,7 +25,7 @@ class Row:
     macs: float  # multiply-accumulates per image, millions (what the script prints at start-up)
     epochs: int  # the length of the reference run
     reference: float | None = None  # test accuracy, %, of the upstream table (None: it has none)
-    published: str | None = None  # the upstream commit whose README first gave the figure
+    published: str | None = None  # the upstream commit whose README first gave the figure (or the paper's URL)
 
     @property
     def command(self):
@@ -67,6 +67,19 @@ ROWS = [
         ("--cardinality", "4", "--base-width", "64"), 17_598_410, 2740, 250, 95.19, "51d3d70"),
     Row("se-resnext-29-4x64d", "SE-ResNeXt-29, 4 x 64d", "senet/SENet_keras.py",
         ("--cardinality", "4", "--base-width", "64"), 18_120_218, 2740, 250, 95.60, "51d3d70"),
+    # Other data sets (--dataset). MNIST's figure is LeNet-5's in its paper (LeCun et al. 1998, Fig. 9: 0.80 %
+    # error with distorted training images, our crops being the nearest recipe); Fashion-MNIST has no
+    # reference for this network. Both at a CPU-sized length of 20 epochs.
+    Row("lenet-dp-da-wd-mnist", "LeNet-5 + weight decay, MNIST, 20 epochs", "lenet/LeNet_dp_da_wd_keras.py",
+        ("--dataset", "mnist", "--epochs", "20"), 61_706, 0.42, 20, 99.20,
+        "http://yann.lecun.com/exdb/publis/pdf/lecun-98.pdf"),
+    Row("lenet-dp-da-wd-fashion-mnist", "LeNet-5 + weight decay, Fashion-MNIST, 20 epochs",
+        "lenet/LeNet_dp_da_wd_keras.py", ("--dataset", "fashion_mnist", "--epochs", "20"), 61_706, 0.42, 20),
+    # The HTD study's network on CIFAR-100, shortened to what a 2-core CPU trains in a session: 10 epochs of
+    # the 200 behind the study's reference (HTD 70.81 %, median of 5 runs of 200 epochs, best epoch), which
+    # this row therefore does not claim.
+    Row("resnet-50-cifar100-htd-10-epochs", "ResNet-50, CIFAR-100, HTD, 10 epochs (CPU; the reference's 200)",
+        "htd/ResNet_schedules_keras.py", ("--dataset", "cifar100", "--epochs", "10"), 767_828, 112, 10),
 ]
 BY_NAME = {row.name: row for row in ROWS}
 

@@ -64,7 +64,9 @@ def spread(values):
 
 
 def line(row, summaries):
-    reference = f"[{row.reference:.2f} %]({UPSTREAM.format(commit=row.published)})" if row.reference else ""
+    source = row.published if row.published and row.published.startswith("http") else UPSTREAM.format(
+        commit=row.published)
+    reference = f"[{row.reference:.2f} %]({source})" if row.reference else ""
     cells = [row.model, f"`{row.command}`", f"{row.parameters:,}", reference]
     if not summaries:
         return "| " + " | ".join(cells + [""] * 6) + " |"
