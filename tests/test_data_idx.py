@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cifar_common import data
-from conftest import REAL_FASHION_MNIST, REAL_MNIST, grey_images, idx_bytes, write_idx
+from conftest import REAL_FASHION_MNIST, REAL_MNIST, grey_images, idx_bytes, one_line_error, run_script, write_idx
 
 NAMES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
 
@@ -159,6 +159,15 @@ def test_bad_npz(tmp_path):
     assert "d.npz:y_test: labels must lie in 0..9, found 0..12" in _error(str(tmp_path / "d.npz"))
     np.savez(tmp_path / "e.npz", x_train=x, y_train=np.array([None] * 5, dtype=object), x_test=x, y_test=y)
     assert "e.npz: not a readable .npz file" in _error(str(tmp_path / "e.npz"))  # pickled arrays are refused
+
+
+def test_a_script_given_a_bad_file_says_one_line(tmp_path):
+    folder = write_idx(str(tmp_path / "m"))
+    _rewrite(folder, NAMES[3], idx_bytes(grey_images(40, 2)[1], magic=2051))
+    proc = run_script("lenet/LeNet_keras.py", "--dataset", "mnist", "--data-dir", folder, "--output-dir",
+                      str(tmp_path / "run"))
+    one_line_error(proc, "t10k-labels-idx1-ubyte.gz: not an IDX file of labels (magic number 2051, expected 2049)")
+    assert not os.path.exists(tmp_path / "run")
 
 
 # --- the real copies ---------------------------------------------------------------------------------------------

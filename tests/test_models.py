@@ -18,8 +18,10 @@ class TinyData:
     std = np.array([63.0, 62.1, 66.7])
     mirrorable = True
 
-    def __init__(self, num_classes=10):
+    def __init__(self, num_classes=10, channels=3):
         self.num_classes = num_classes
+        if channels == 1:  # MNIST and Fashion-MNIST: 32 x 32 grey
+            self.image_shape, self.mean, self.std, self.mirrorable = (32, 32, 1), np.array([33.3]), np.array([78.6]), False
 
 
 # (script, flags, parameter target from the papers / the issue's table)
@@ -53,8 +55,8 @@ TINY = [
 ]
 
 
-def _build(script, flags, num_classes=10):
-    return train.import_script(script).build_model(TinyData(num_classes), 1e-4, **flags)
+def _build(script, flags, num_classes=10, channels=3):
+    return train.import_script(script).build_model(TinyData(num_classes, channels), 1e-4, **flags)
 
 
 @pytest.mark.parametrize("script,flags,target", SIZES, ids=lambda v: str(v))
@@ -95,6 +97,19 @@ def test_grouped_convolutions_use_groups():
 @pytest.mark.parametrize("script,flags", TINY, ids=lambda v: str(v))
 def test_cifar100_head(script, flags):
     assert _build(script, flags, num_classes=100).output.shape == (None, 100)
+
+
+@pytest.mark.parametrize("script,flags", TINY + [("lenet/LeNet_dp_da_wd_keras.py", {})], ids=lambda v: str(v))
+def test_grey_images_save_and_load(script, flags, tmp_path):
+    """Every network takes MNIST's one channel unchanged, and its saved model.keras loads back (what
+    tools/evaluate.py and tools/predict.py do) and answers as the original does."""
+    model = _build(script, flags, channels=1)
+    first = next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
+    assert model.input_shape == (None, 32, 32, 1) and first.kernel.shape[2] == 1
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    images = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 1)).astype("float32")
+    assert np.allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-5)
 
 
 def test_bad_size_is_an_option_error():

@@ -83,9 +83,12 @@ def test_mnist_run_tensorboard_evaluate_predict(tmp_path):
     assert [r["images"] for r in report["per_class"]] == confusion.sum(axis=1).tolist()
     for name in ("confusion-matrix.png", "most-confidently-wrong.png", "per-class.md"):
         assert os.path.getsize(os.path.join(evaluation, name)) > 0
-    # Never overwritten unless asked.
+    # Never overwritten unless asked; PyTorch reads TensorFlow's model and gets the same figure.
     one_line_error(run_script("tools/evaluate.py", run_dir), "evaluation: exists", "--overwrite")
-    check_ok(run_script("tools/evaluate.py", run_dir, "--overwrite"))
+    check_ok(run_script("tools/evaluate.py", run_dir, "--overwrite", backend="torch"))
+    with open(os.path.join(evaluation, "evaluation.json")) as f:
+        again = json.load(f)
+    assert again["backend"] == "torch" and again["accuracy"] == pytest.approx(report["accuracy"], abs=1 / 128)
 
     good, bad = _images(str(tmp_path / "images"))
     proc = run_script("tools/predict.py", run_dir, *bad[:2], *good, bad[2])
