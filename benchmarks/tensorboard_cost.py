@@ -11,6 +11,7 @@ the graph) beside the epoch's wall time (training, validation on the test set, e
 """
 
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -67,6 +68,8 @@ def main():
                    help="training images (default: 10000)")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     args = p.parse_args(sys.argv[1:])
+    if args.json and os.path.exists(args.json):
+        p.error(f"--json {args.json}: exists; a figure file is never overwritten")
     module = train.import_script(args.script)
     d = data.load(data_dir=args.data_dir, subset=args.subset)
     keras.utils.set_random_seed(0)

@@ -96,3 +96,17 @@ def test_initialiser_runs_the_script_and_records_itself(small_cifar10, tmp_path)
     with open(os.path.join(run_dir, "summary.json")) as f:
         assert json.load(f)["command"].startswith("python benchmarks/initialiser.py keras21 lenet/LeNet_keras.py")
     one_line_error(_run("benchmarks/initialiser.py", "keras2", "lenet/LeNet_keras.py"), "keras21")
+
+
+def test_tensorboard_cost_times_the_callback_against_the_epoch(small_cifar10, tmp_path):
+    out = tmp_path / "tb.json"
+    proc = _run("benchmarks/tensorboard_cost.py", "lenet/LeNet_dp_da_wd_keras.py", "--data-dir", small_cifar10,
+                "--subset", "512", "--epochs", "3", "--json", str(out))
+    check_ok(proc)
+    report = json.loads(out.read_text())
+    assert len(report["epoch_seconds"]) == 3 and len(report["tensorboard_seconds"]) == 3
+    # The callback's hooks were timed (each epoch writes its scalars), and take a part of the epoch.
+    assert all(0 < t < e for t, e in zip(report["tensorboard_seconds"], report["epoch_seconds"]))
+    assert report["share"] == pytest.approx(report["tensorboard_seconds_per_epoch"] / report["epoch_seconds_median"])
+    assert "ms in the first epoch (the graph)" in proc.stdout
+    one_line_error(_run("benchmarks/tensorboard_cost.py", "lenet/LeNet_keras.py", "--json", str(out)), "exists")
