@@ -141,7 +141,7 @@ def architectures(path):
     from cifar_common import macs
 
     class Shape:  # what a model builder reads from data.Data, without the data
-        image_shape, num_classes = (32, 32, 3), 10
+        image_shape, num_classes, mirrorable = (32, 32, 3), 10, True
         mean, std = np.full(3, 120.0), np.full(3, 64.0)
 
     rows = []
