@@ -79,8 +79,9 @@ class Owner:
     refused second process.
     """
 
-    def __init__(self, folder, fd, created):
+    def __init__(self, folder, fd, created, created_parents=()):
         self.folder, self._fd, self._created = folder, fd, created
+        self._created_parents = created_parents  # folders above it that this run created, deepest first
 
     def release(self):
         """Gives the folder up; a folder this run created and wrote nothing into is removed."""
@@ -93,13 +94,14 @@ class Owner:
         os.close(self._fd)
         self._fd = None
         if self._created:
-            try:
-                os.rmdir(self.folder)  # only if empty
-            except OSError:
-                pass
+            for folder in (self.folder, *self._created_parents):
+                try:
+                    os.rmdir(folder)  # only if empty
+                except OSError:
+                    break
 
 
-def _lock(folder, *, new, created=False):
+def _lock(folder, *, new, created=False, created_parents=()):
     """Takes the folder's lock; ``new``: the lock file must not exist yet (of two runs claiming one new
     folder at once, exactly one creates it)."""
     path = os.path.join(folder, LOCK)
@@ -121,7 +123,7 @@ def _lock(folder, *, new, created=False):
                           "(wait for that run, or stop it and continue with --resume)") from None
     os.ftruncate(fd, 0)
     os.write(fd, f"{os.getpid()}\n".encode())
-    return Owner(folder, fd, created)
+    return Owner(folder, fd, created, created_parents)
 
 
 def own_existing(folder):
@@ -149,6 +151,12 @@ def own_new(output_dir, script):
     path = os.path.abspath(output_dir)
     check_output_dir(path)
     created = False
+    # The folders above it that do not exist yet (a study's folder, say): a run that ends on bad input
+    # removes them again with its own, where they are still empty.
+    missing, parent = [], os.path.dirname(path)
+    while parent != os.path.dirname(parent) and not os.path.exists(parent):
+        missing.append(parent)
+        parent = os.path.dirname(parent)
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         os.mkdir(path)
@@ -160,7 +168,7 @@ def own_new(output_dir, script):
     if not os.path.isdir(path):
         raise OutputError(f"{path}: cannot create it (something in its path is not a folder)")
     # A lock file alone is a run killed before it wrote anything: taken over unless its process still lives.
-    owner = _lock(path, new=os.listdir(path) != [LOCK], created=created)
+    owner = _lock(path, new=os.listdir(path) != [LOCK], created=created, created_parents=missing)
     if os.listdir(path) != [LOCK]:
         owner.release()
         raise OutputError(f"{path}: another run has just written into it; choose another --output-dir")

@@ -47,6 +47,13 @@ def test_a_new_folder_its_run_never_wrote_into_is_removed_when_given_up(tmp_path
     kept.mkdir()  # an empty folder given by the user is used, and kept
     run_folder.own_new(str(kept), "LeNet_keras").release()
     assert kept.is_dir()
+    # The folders it created above it go too (a study's folder, when its first run ends on bad input), but
+    # not one that holds anything else.
+    run_folder.own_new(str(tmp_path / "study" / "cifar10" / "seed-0"), "ResNet_schedules_keras").release()
+    assert not (tmp_path / "study").exists() and kept.is_dir()
+    (tmp_path / "study" / "cifar10" / "seed-1").mkdir(parents=True)
+    run_folder.own_new(str(tmp_path / "study" / "cifar10" / "seed-0"), "ResNet_schedules_keras").release()
+    assert os.listdir(tmp_path / "study" / "cifar10") == ["seed-1"]
 
 
 def test_a_lock_left_by_a_dead_process_is_taken_over_and_a_live_one_refused(tmp_path):
