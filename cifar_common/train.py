@@ -307,8 +307,7 @@ class Run:
         keras.config.set_dtype_policy(self.dtype_policy)
         keras.utils.set_random_seed(args.seed)
         self.jit_compile = devices.jit_compile(self.hardware, args.jit)
-        if getattr(args, "tensorboard", False) and not all(importlib.util.find_spec(package) for package in
-                                                           ("tensorflow", "tensorboard")):
+        if args.tensorboard and not all(importlib.util.find_spec(package) for package in ("tensorflow", "tensorboard")):
             raise OptionError("--tensorboard writes its logs with TensorFlow and TensorBoard (on every backend); "
                               "install them: python -m pip install tensorflow tensorboard")
 
@@ -376,7 +375,7 @@ class Run:
 
     def _tensorboard(self):
         """--tensorboard: TensorBoard's logs into RUN/tensorboard/ (see ``tensorboard_callback``)."""
-        if not getattr(self.args, "tensorboard", False):
+        if not self.args.tensorboard:
             return []
         return [tensorboard_callback(os.path.join(self.folder, run_folder.TENSORBOARD))]
 

@@ -188,6 +188,15 @@ def plot_wrong(images, labels, report, indices, class_names, path, title):
     plt.close(fig)
 
 
+def evaluation_folder(run, overwrite=False):
+    """RUN/evaluation/, where ``write_evaluation`` writes; an existing one is refused unless ``overwrite``
+    (asked first by evaluate.py, before the model predicts anything)."""
+    folder = os.path.join(run.folder, EVALUATION)
+    if os.path.exists(folder) and not overwrite:
+        raise RunError(f"{folder}: exists; an evaluation is never overwritten unless asked (--overwrite)")
+    return folder
+
+
 def write_evaluation(run, report, test, overwrite=False):
     """Writes RUN/evaluation/: evaluation.json, per-class.md, confusion-matrix.png and most-confidently-wrong.png.
     An existing evaluation is replaced only with ``overwrite``; returns the folder."""
@@ -195,10 +204,8 @@ def write_evaluation(run, report, test, overwrite=False):
 
     import keras
 
-    folder = os.path.join(run.folder, EVALUATION)
+    folder = evaluation_folder(run, overwrite)
     if os.path.exists(folder):
-        if not overwrite:
-            raise RunError(f"{folder}: exists; an evaluation is never overwritten unless asked (--overwrite)")
         shutil.rmtree(folder)
     os.makedirs(folder)
     names = run.class_names

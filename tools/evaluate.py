@@ -16,7 +16,6 @@ data (its --data-dir, or keras.datasets); --data-dir gives another copy. Any bac
 backend (KERAS_BACKEND=jax python tools/evaluate.py RUN).
 """
 
-import os
 import sys
 
 from cifar_common import cli, data, trained  # cifar_common before keras (see its __init__)
@@ -33,9 +32,7 @@ def main():
     args = p.parse_args(cli.attach_negative_values(sys.argv[1:]))
     try:
         run = trained.load_run(args.run)
-        if os.path.exists(os.path.join(run.folder, trained.EVALUATION)) and not args.overwrite:
-            raise trained.RunError(f"{os.path.join(run.folder, trained.EVALUATION)}: exists; an evaluation is "
-                                   "never overwritten unless asked (--overwrite)")
+        trained.evaluation_folder(run, args.overwrite)  # refused now, before the data and the predictions
         data_dir = args.data_dir or run.summary.get("arguments", {}).get("data_dir")
         test = data.load(run.dataset, data_dir)
         report = trained.evaluate(run, test, args.batch_size)
