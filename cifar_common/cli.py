@@ -180,7 +180,7 @@ def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_sche
                          help="also write TensorBoard logs into the run folder's tensorboard/: every epoch's "
                               "loss, accuracy and learning rate, and the model's graph (the op graph on "
                               "TensorFlow); view with: tensorboard --logdir RUN_FOLDER (needs TensorFlow "
-                              "installed, on any backend)")
+                              "and TensorBoard installed, on any backend; requirements.txt has both)")
     outputs.add_argument("--resume", metavar="DIR",
                          help="continue the interrupted run in DIR from its last finished epoch, with its "
                               "arguments")

@@ -350,13 +350,21 @@ def _plain(value):
     return float(value) if not isinstance(value, int) else value
 
 
-def plot_curves(run_dir, title):
-    """Draws loss, accuracy and learning rate by epoch from history.csv into curves.png."""
+def pyplot():
+    """matplotlib.pyplot drawing into files only (no window, no display needed); imported when first drawn."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_curves(run_dir, title):
+    """Draws loss, accuracy and learning rate by epoch from history.csv into curves.png."""
     from matplotlib.ticker import MaxNLocator
+
+    plt = pyplot()
 
     rows = read_history(run_dir)
     if not rows:

@@ -133,11 +133,7 @@ def per_class_table(report):
 def plot_confusion(report, class_names, path, title):
     """The confusion matrix: rows the true class, columns the predicted one, coloured by the share of the row;
     with up to 20 classes each cell shows its count."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = run_folder.pyplot()
     confusion = report["confusion"]
     n = len(class_names)
     shares = confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1)
@@ -165,11 +161,7 @@ def plot_confusion(report, class_names, path, title):
 
 def plot_wrong(images, labels, report, indices, class_names, path, title):
     """A grid of the given test images with their true and predicted class and the predicted probability."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = run_folder.pyplot()
     columns = 6
     rows = max(1, -(-len(indices) // columns))
     fig, axes = plt.subplots(rows, columns, figsize=(1.75 * columns, 2.0 * rows + 0.4), squeeze=False)
