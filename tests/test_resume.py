@@ -85,6 +85,49 @@ def test_ctrl_c_says_how_to_resume(backend, small_cifar10, tmp_path):
     assert summary_of(run_dir)["finished"] is False
 
 
+# An interrupt that lands where Keras drops it: inside the bare ``except: pass`` around each batch's logs
+# (keras/src/utils/python_utils.py, pythonify_logs), where the backends wait for the step. This callback,
+# added to a copy of LeNet_keras.py, interrupts its own process inside such a bare except, in epoch 2.
+DROPPED_INTERRUPT = """
+import os, signal, time
+
+
+class DroppedInterrupt(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.epoch == 1 and batch == 0:
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(2)
+            except:  # noqa: E722 (as Keras does)
+                pass
+
+
+"""
+
+
+def test_an_interrupt_keras_drops_still_stops_the_run(small_cifar10, tmp_path):
+    with open(os.path.join(ROOT, "lenet/LeNet_keras.py")) as f:
+        text = f.read()
+    callbacks = "callbacks=[keras.callbacks.LearningRateScheduler(schedule)]"
+    assert text.count(callbacks) == 1 and text.count('\nif __name__ == "__main__":') == 1
+    text = text.replace(callbacks, "callbacks=[keras.callbacks.LearningRateScheduler(schedule), DroppedInterrupt()]")
+    text = text.replace('\nif __name__ == "__main__":', DROPPED_INTERRUPT + 'if __name__ == "__main__":')
+    script = tmp_path / "LeNet_keras.py"
+    script.write_text(text)
+    run_dir = str(tmp_path / "run")
+    proc = subprocess.run([sys.executable, str(script), "--data-dir", small_cifar10, "--subset", "256",
+                           "--epochs", "4", "--output-dir", run_dir], capture_output=True, text=True,
+                          env={**os.environ, "KERAS_BACKEND": "jax"}, timeout=300,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    # Stopped in epoch 2, at the next batch, as a Ctrl-C that Keras had not dropped would have stopped it.
+    assert proc.returncode == 130, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "interrupted after epoch 1;" in proc.stderr and "Traceback" not in proc.stderr
+    assert epochs_done(run_dir) == 1 and summary_of(run_dir)["finished"] is False
+
+
 @pytest.fixture(scope="module")
 def killed_run(small_cifar10, tmp_path_factory):
     """A LeNet run of 8 epochs killed after its third: its backup holds two checkpoints."""
