@@ -159,6 +159,17 @@ def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_sche
                           help="compute in bfloat16 (float16 on GPUs older than Ampere), keep weights in "
                                "float32")
 
+    cluster = p.add_argument_group(
+        "several processes, one model (JAX backend; doc/devices-and-backends.md)",
+        "  Every process runs the same command on its machine's devices, with the same --output-dir, which\n"
+        "  process 0 alone writes; --batch-size stays the global batch. Under srun or mpirun none of these\n"
+        "  is needed; Keras's KERAS_DISTRIBUTION_JOB_ADDRESSES, _NUM_PROCESSES and _PROCESS_ID may replace them.")
+    cluster.add_argument("--coordinator", metavar="HOST:PORT",
+                         help="the address process 0 listens on, the same for every process")
+    cluster.add_argument("--num-processes", type=positive_int, metavar="N", help="how many processes train")
+    cluster.add_argument("--process-id", type=non_negative_int, metavar="I",
+                         help="this process's index, 0 to N-1; process 0 writes the run folder")
+
     if model_flags:
         model = p.add_argument_group("model (this script's own flags)")
         for name, (default, text) in model_flags.items():
@@ -188,7 +199,8 @@ def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_sche
 
 
 # Flags that describe the machine (and what is logged) rather than the experiment: a resumed run may change them.
-MACHINE_FLAGS = ("data_dir", "gpus", "cpu_replicas", "jit", "tensorboard")
+MACHINE_FLAGS = ("data_dir", "gpus", "cpu_replicas", "jit", "tensorboard", "coordinator", "num_processes",
+                 "process_id")
 
 
 def explicit_flags(p, argv):

@@ -11,6 +11,12 @@ evenly across them.
 how multi-device training is tried and tested on a machine without GPUs: TensorFlow splits the CPU into N
 logical devices; JAX needs ``XLA_FLAGS=--xla_force_host_platform_device_count=N`` in the environment before it
 starts. ``--gpus 0`` trains on the CPU even where GPUs are visible.
+
+Several processes (several machines, or several processes on one) train one model on JAX only: ``Cluster``
+reads ``--coordinator``, ``--num-processes``, ``--process-id`` (or Keras's ``KERAS_DISTRIBUTION_*``
+variables, or an ``srun``/``mpirun`` launch), ``keras.distribution.initialize`` joins the processes, and
+``keras.distribution.DataParallel`` spans every device of every process; each process feeds its part of
+every global batch (``ProcessBatches``). Process 0 alone writes the run folder (``cifar_common/train.py``).
 """
 
 import contextlib
@@ -18,9 +24,11 @@ import dataclasses
 import importlib
 import os
 import platform
+import socket
 import subprocess
 
 import keras
+import numpy as np
 
 
 class DeviceError(Exception):
@@ -37,10 +45,160 @@ class Devices:
     # CPU-only TensorFlow machine TensorFlow's own graph kernels, which beat XLA's CPU convolutions; PyTorch
     # eager), False where Keras would choose XLA that cannot work or does not pay.
     auto_jit: object = "auto"
+    processes: int = 1  # processes training the model together (several only on JAX)
+    process_index: int = 0  # this one's; process 0 writes the run folder
+    hosts: list = dataclasses.field(default_factory=lambda: [socket.gethostname()])  # each process's machine
 
     @property
     def replicas(self):
         return len(self.names)
+
+
+# --- several processes (JAX) ------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Cluster:
+    """The processes that train one model together, as this process learns of them before it joins."""
+    processes: int
+    index: int
+    coordinator: object  # "host:port" of process 0, or None where JAX finds it (SLURM, Open MPI)
+    launcher: str  # how they were given: "flags", "SLURM", "Open MPI"
+
+
+def _env_int(name, environ):
+    text = environ.get(name)
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise DeviceError(f"{name}={text}: not a whole number") from None
+
+
+def cluster(coordinator=None, num_processes=None, process_id=None, environ=os.environ):
+    """The cluster this process belongs to, or None when it trains alone.
+
+    From the flags, else from Keras's variables (``KERAS_DISTRIBUTION_JOB_ADDRESSES``, ``_NUM_PROCESSES``,
+    ``_PROCESS_ID``), else from a launcher JAX recognises: ``srun`` with several tasks
+    (``SLURM_STEP_NUM_TASKS``), ``mpirun`` with several ranks (``OMPI_COMM_WORLD_SIZE``)."""
+    addresses = coordinator or environ.get("KERAS_DISTRIBUTION_JOB_ADDRESSES")
+    count = num_processes if num_processes is not None else _env_int("KERAS_DISTRIBUTION_NUM_PROCESSES", environ)
+    index = process_id if process_id is not None else _env_int("KERAS_DISTRIBUTION_PROCESS_ID", environ)
+    if addresses is None and count is None and index is None:
+        for launcher, size, rank in (("SLURM", "SLURM_STEP_NUM_TASKS", "SLURM_PROCID"),
+                                     ("Open MPI", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK")):
+            n = _env_int(size, environ)
+            if n is not None and n > 1:
+                return Cluster(n, _env_int(rank, environ) or 0, None, launcher)
+        return None
+    if count is None or count < 1:
+        raise DeviceError("--coordinator/--process-id without --num-processes: give all three (or none under "
+                          "srun and mpirun)" if count is None else f"--num-processes {count}: must be 1 or more")
+    if count == 1 and index in (None, 0):
+        return None
+    if index is None or not 0 <= index < count:
+        raise DeviceError(f"--process-id {index}: give each of the {count} processes its index, 0 to {count - 1}"
+                          if index is not None else f"--num-processes {count}: each process needs its --process-id "
+                          f"(0 to {count - 1})")
+    if not addresses:
+        raise DeviceError(f"--num-processes {count}: every process needs --coordinator HOST:PORT, the address "
+                          "process 0 listens on")
+    first = addresses.split(",")[0]  # Keras's variable may list every process's address; JAX needs process 0's
+    host, _, port = first.rpartition(":")
+    if not host or not port.isdigit():
+        raise DeviceError(f"--coordinator {first}: expected HOST:PORT, such as 10.0.0.1:12345")
+    return Cluster(count, index, first, "flags")
+
+
+def _join(cluster):
+    """Joins this JAX process to the others (Keras's ``keras.distribution.initialize``, which calls
+    ``jax.distributed.initialize``); returns every process's host name, in process order."""
+    import jax
+    from jax.experimental import multihost_utils
+
+    # Collectives between processes' CPU devices (the simulation on one machine, and Keras's own start-up
+    # collectives) need an implementation; GPUs use NCCL whatever this says.
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    print(f"process {cluster.index} of {cluster.processes}: joining the others through "
+          f"{cluster.coordinator or cluster.launcher} (JAX waits up to 5 minutes for all of them)", flush=True)
+    try:
+        keras.distribution.initialize(cluster.coordinator, cluster.processes if cluster.launcher == "flags" else None,
+                                      cluster.index if cluster.launcher == "flags" else None)
+    except (RuntimeError, ValueError) as e:
+        raise DeviceError(f"could not join the {cluster.processes} processes through "
+                          f"{cluster.coordinator or cluster.launcher}: {' '.join(str(e).split())[:200]}") from None
+    name = np.frombuffer(socket.gethostname().encode()[:64].ljust(64), np.uint8)
+    names = multihost_utils.process_allgather(name)
+    return [bytes(row).decode().strip() for row in np.asarray(names)]
+
+
+def barrier(name):
+    """Waits until every process has reached this point (a no-op for one process)."""
+    if keras.backend.backend() == "jax":
+        import jax
+        from jax.experimental import multihost_utils
+
+        if jax.process_count() > 1:
+            multihost_utils.sync_global_devices(name)
+
+
+@contextlib.contextmanager
+def writing():
+    """Around process 0's saving of what every process holds (weights, the model). Keras creates a throwaway
+    variable while it saves (an optimizer, to know which attributes to skip), and under a distribution over
+    several processes creating a variable is a collective that the other processes would never join: the
+    save runs without the distribution. The weights themselves are replicated, so process 0 reads them whole."""
+    if keras.backend.backend() != "jax" or keras.distribution.distribution() is None:
+        yield
+        return
+    import jax
+
+    if jax.process_count() == 1:
+        yield
+        return
+    distribution = keras.distribution.distribution()
+    keras.distribution.set_distribution(None)
+    try:
+        yield
+    finally:
+        keras.distribution.set_distribution(distribution)
+
+
+class ProcessBatches(keras.utils.PyDataset):
+    """This process's part of every global batch of ``batch_size`` images: what ``DataParallel`` takes from
+    each process when several train together (``auto_shard_dataset=False``). Process i of P gives rows
+    i/P to (i+1)/P of each global batch, so the devices hold the rows one process would have put on them.
+
+    With ``shuffle``, an epoch's order is one ``np.random.permutation``, from NumPy's generator, which
+    ``keras.utils.set_random_seed`` seeds alike in every process: every process cuts the same global
+    batches, and they are those of Keras's own shuffling of NumPy arrays on JAX, the same draw."""
+
+    def __init__(self, x, y, batch_size, cluster_size, index, shuffle):
+        super().__init__()
+        self.x, self.y, self.batch_size, self.shuffle = x, y, batch_size, shuffle
+        self.cluster_size, self.index = cluster_size, index
+        self.order = np.arange(len(x))
+
+    def __len__(self):
+        return -(-len(self.x) // self.batch_size)
+
+    def on_epoch_begin(self):
+        if self.shuffle:
+            self.order = np.random.permutation(len(self.x))
+
+    def __getitem__(self, i):
+        start = i * self.batch_size
+        part = (min(start + self.batch_size, len(self.x)) - start) // self.cluster_size
+        rows = self.order[start + self.index * part:start + (self.index + 1) * part]
+        return self.x[rows], self.y[rows]
+
+
+def check_split(images, batch_size, replicas, what):
+    """Every batch of ``images``, the last one too, splits evenly over the devices of several processes."""
+    last = len(images) % batch_size
+    if last % replicas:
+        raise DeviceError(f"the {what}'s last batch of {last} images does not split over {replicas} devices; "
+                          f"choose a --batch-size whose remainder of {len(images)} does (or --subset)")
 
 
 def _count(requested, available, kind):
@@ -99,16 +257,17 @@ def _tensorflow(gpus, cpu_replicas):
                    auto_jit="auto" if physical and gpus != 0 and not cpu_replicas else False)
 
 
-def _jax(gpus, cpu_replicas):
+def _jax(gpus, cpu_replicas, cluster):
     import jax
 
-    accelerators = [d for d in jax.devices() if d.platform != "cpu"]
+    hosts = _join(cluster) if cluster else [socket.gethostname()]
+    accelerators = [d for d in jax.local_devices() if d.platform != "cpu"]
     if accelerators and gpus != 0 and not cpu_replicas:
         n = _count(gpus, len(accelerators), "GPU(s)")
         chosen = accelerators[:n]
     else:
         _no_gpu(None if accelerators else gpus)
-        cpus = jax.devices("cpu")
+        cpus = jax.local_devices(backend="cpu")
         n = cpu_replicas or 1
         if n > len(cpus):
             raise DeviceError(
@@ -118,10 +277,18 @@ def _jax(gpus, cpu_replicas):
         chosen = cpus[:n]
         if accelerators:
             jax.config.update("jax_default_device", chosen[0])
+    if cluster:
+        # The same devices on every process: its first n of the kind, the others' too, in JAX's global order.
+        local = {}
+        for d in jax.devices(chosen[0].platform):
+            local.setdefault(d.process_index, []).append(d)
+        chosen = [d for d in jax.devices(chosen[0].platform) if d in local[d.process_index][:n]]
     names = [f"{d.platform}:{d.id}" for d in chosen]
-    if n > 1:
-        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=names))
-    return Devices("jax", names, contextlib.nullcontext())
+    if len(chosen) > 1:
+        keras.distribution.set_distribution(keras.distribution.DataParallel(
+            devices=chosen, auto_shard_dataset=False if cluster else True))
+    return Devices("jax", names, contextlib.nullcontext(), processes=cluster.processes if cluster else 1,
+                   process_index=jax.process_index(), hosts=hosts)
 
 
 def _torch(gpus, cpu_replicas):
@@ -142,18 +309,32 @@ def _torch(gpus, cpu_replicas):
     return Devices("torch", [name], contextlib.nullcontext(), notice)
 
 
-def setup(gpus=None, cpu_replicas=None):
+def setup(gpus=None, cpu_replicas=None, cluster=None):
     """Chooses the devices for ``--gpus`` (None: all visible GPUs, else the CPU) or ``--cpu-replicas N`` (data
-    parallelism over N replicas on the CPU, to try or test it without a GPU) on the current backend."""
+    parallelism over N replicas on the CPU, to try or test it without a GPU) on the current backend; with a
+    ``cluster`` (JAX), this process joins the others first and the devices are those of every process."""
     if gpus is not None and gpus < 0:
         raise DeviceError(f"--gpus {gpus}: must be 0 or more")
     if gpus and cpu_replicas:
         raise DeviceError(f"--gpus {gpus} --cpu-replicas {cpu_replicas}: choose one")
     backend = keras.backend.backend()
-    setups = {"tensorflow": _tensorflow, "jax": _jax, "torch": _torch}
-    if backend not in setups:
+    if backend not in ("tensorflow", "jax", "torch"):
         raise DeviceError(f"unsupported Keras backend '{backend}' (use tensorflow, jax or torch)")
-    return setups[backend](gpus, cpu_replicas)
+    check_cluster_backend(cluster)
+    if backend == "jax":
+        return _jax(gpus, cpu_replicas, cluster)
+    return (_tensorflow if backend == "tensorflow" else _torch)(gpus, cpu_replicas)
+
+
+def check_cluster_backend(cluster):
+    """Several processes train one model on JAX only: one line elsewhere."""
+    backend = keras.backend.backend()
+    if cluster is None or backend == "jax":
+        return
+    why = ("TensorFlow's MultiWorkerMirroredStrategy does not work with Keras 3's model.fit, "
+           "keras-team/keras#20585" if backend == "tensorflow" else "Keras 3 has no multi-process training on PyTorch")
+    raise DeviceError(f"{cluster.processes} processes ({cluster.launcher}) train one model on the JAX backend only "
+                      f"({why}): start every process with KERAS_BACKEND=jax")
 
 
 JIT_CHOICES = ("auto", "on", "off")

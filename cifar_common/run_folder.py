@@ -25,6 +25,8 @@ import time
 
 import keras
 
+from . import devices
+
 try:  # the lock of a run folder (Owner)
     import fcntl
 except ImportError:  # Windows
@@ -227,8 +229,11 @@ class Backup(keras.callbacks.BackupAndRestore):
     usable, one line says so (``OutputError``) and the folder, history included, is left as it is.
     """
 
-    def __init__(self, run_dir):
-        super().__init__(os.path.join(run_dir, BACKUP))
+    def __init__(self, run_dir, writes=True):
+        # With several processes, all restore from the backup; process 0 alone (``writes``) saves it, and
+        # deletes it when the run has finished.
+        super().__init__(os.path.join(run_dir, BACKUP), delete_checkpoint=writes)
+        self.writes = writes
 
     def on_train_begin(self, logs=None):
         kept = [name for name in CHECKPOINTS if os.path.isdir(os.path.join(self.backup_dir, name))]
@@ -255,10 +260,13 @@ class Backup(keras.callbacks.BackupAndRestore):
         self.model._initial_epoch = epoch  # what Keras's own restore sets: fit starts from this epoch
 
     def _save_model(self):
+        if not self.writes:
+            return
         new, latest, previous = (os.path.join(self.backup_dir, name) for name in ("new", *CHECKPOINTS))
         shutil.rmtree(new, ignore_errors=True)  # a half-written one of a killed process
         os.makedirs(new)
-        self.model.save_weights(os.path.join(new, "latest.weights.h5"))
+        with devices.writing():
+            self.model.save_weights(os.path.join(new, "latest.weights.h5"))
         with open(os.path.join(new, "training_metadata.json"), "w") as f:
             json.dump({"epoch": self._current_epoch, "batch": self._last_batch_seen}, f)
         shutil.rmtree(previous, ignore_errors=True)

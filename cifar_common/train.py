@@ -209,7 +209,7 @@ def _arguments_of_resumed_run(args, parser, argv):
                  for flag in sorted(given - {"resume", *cli.MACHINE_FLAGS}) if getattr(args, flag) != saved[flag]]
     if differing:
         raise run_folder.OutputError(f"{', '.join(differing)}: a resumed run keeps its own arguments (only "
-                                     "--data-dir, --gpus, --cpu-replicas, --jit and --tensorboard may change)")
+                                     "--data-dir, --gpus, --cpu-replicas, --jit, --tensorboard and the process flags may change)")
     if summary.get("finished"):
         raise run_folder.OutputError(f"{args.resume}: that run has finished; nothing to resume")
     for flag in cli.MACHINE_FLAGS:
@@ -269,6 +269,8 @@ class Run:
         self.folder = None  # the run folder, taken (created or, for --resume, locked) as the run starts
         self._owner = None  # its lock, held until the run ends
         self._training = False  # whether fit has begun to write into the folder
+        self.cluster = None  # the processes training together (devices.Cluster), None for this one alone
+        self.writes = True  # this process writes the run folder (process 0 of several)
         self.data = None
         self.hardware = None
         self.dtype_policy = None
@@ -297,7 +299,7 @@ class Run:
             if kind is not None and issubclass(kind, KeyboardInterrupt):
                 signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C would cut the report short
                 self._report_interrupt()
-            if kind is not None and issubclass(kind, Diverged):
+            if kind is not None and issubclass(kind, Diverged) and self.writes:
                 run_folder.plot_curves(self.folder, f"{self.script} (diverged)")
         finally:
             if self._owner is not None:
@@ -318,7 +320,19 @@ class Run:
         """Everything that can fail on bad input, before anything is written: the run folder is taken first
         (created, or locked for --resume), then the data, devices and precision are set up."""
         args = self.args
-        if args.resume:
+        # Several processes (JAX): every one trains, process 0 alone writes the run folder, which all name.
+        self.cluster = devices.cluster(args.coordinator, args.num_processes, args.process_id)
+        devices.check_cluster_backend(self.cluster)
+        self.writes = self.cluster is None or self.cluster.index == 0
+        if self.cluster and not (args.output_dir or args.resume):
+            raise OptionError(f"{self.cluster.processes} processes write one run folder: give every process the "
+                              "same --output-dir (or --resume)")
+        if not self.writes:
+            self._owner = None
+            self.previous = run_folder.read_summary(args.resume) if args.resume else None
+            self.script = self.previous["script"] if args.resume else _script_name()
+            self.folder = os.path.abspath(args.resume or args.output_dir)
+        elif args.resume:
             self._owner = run_folder.own_existing(args.resume)  # refused while another process trains there
             self.previous = run_folder.read_summary(args.resume)
             if self.previous.get("finished"):  # it may have finished since the command line was read
@@ -326,18 +340,26 @@ class Run:
             self.script = self.previous["script"]
         else:
             self._owner = run_folder.own_new(args.output_dir, self.script)
-        self.folder = self._owner.folder
+        if self.writes:
+            self.folder = self._owner.folder
         if args.lr_schedule == "htd" and not args.htd_lower < args.htd_upper:
             raise OptionError(f"--htd-lower {args.htd_lower:g} --htd-upper {args.htd_upper:g}: the lower bound "
                               "must be below the upper one")
         self.data = data.load(args.dataset, args.data_dir, subset=args.subset, val_split=args.val_split,
                               seed=args.seed)
-        self.hardware = devices.setup(args.gpus, args.cpu_replicas)
+        if self.cluster:
+            keras.utils.set_random_seed(args.seed)  # before the processes join, or Keras draws a seed for them
+        self.hardware = devices.setup(args.gpus, args.cpu_replicas, self.cluster)
         if self.hardware.notice:
             print(self.hardware.notice)
         if args.batch_size % self.hardware.replicas:
             raise devices.DeviceError(f"--batch-size {args.batch_size}: must divide evenly over "
                                       f"{self.hardware.replicas} devices")
+        if self.cluster:
+            for images, what in ((self.data.x_train, "training set"), (self.data.x_val, "validation set"),
+                                 (self.data.x_test, "test set")):
+                if images is not None:
+                    devices.check_split(images, args.batch_size, self.hardware.replicas, what)
         self.dtype_policy = devices.mixed_precision_policy(self.hardware) if args.mixed_precision else "float32"
         keras.config.set_dtype_policy(self.dtype_policy)
         keras.utils.set_random_seed(args.seed)
@@ -348,7 +370,9 @@ class Run:
 
     def _report_interrupt(self):
         """Ctrl-C: the run folder keeps its history, curves and last backup; say how to continue."""
-        if not self._training:
+        if not self.writes:
+            print(f"\ninterrupted (process {self.cluster.index}; process 0 reports the run)", file=sys.stderr)
+        elif not self._training:
             print("\ninterrupted before training began", file=sys.stderr)
         else:
             finished = run_folder.restored_epoch(self.folder)
@@ -372,28 +396,40 @@ class Run:
         held_out_images, held_out_labels = ((self.data.x_val, self.data.y_val) if args.val_split
                                             else (self.data.x_test, self.data.y_test))
         history = run_folder.HistoryWriter(self.folder, held_out)
-        self._dead = _WarnOnDeadNetwork(held_out_images[:256], self.data.num_classes)
+        # It predicts, and several processes' predictions are spread over them: one process watches alone.
+        self._dead = _WarnOnDeadNetwork(held_out_images[:256], self.data.num_classes) if not self.cluster else None
         interrupts = _KeepInterrupts()
         callbacks = [
             interrupts,  # first: an interrupt Keras dropped ends the epoch before the history sees it
             _StopOnNonFiniteLoss(),  # then: a diverged epoch reaches neither the history nor the backup
-            self._dead,
+            *([self._dead] if self._dead else []),
             *callbacks,  # then the script's: a scheduler sets the epoch's rate before the history reads it
-            history,
-            run_folder.Backup(self.folder),  # for --resume: two checkpoints, damage survived
-            *self._best_on_validation(),
-            *self._tensorboard(),
+            *([history] if self.writes else []),
+            run_folder.Backup(self.folder, writes=self.writes),  # for --resume: two checkpoints, damage survived
+            *(self._best_on_validation() if self.writes else []),
+            *(self._tensorboard() if self.writes else []),
         ]
+        train_data, held_out_data = (self.data.x_train, self.data.y_train), (held_out_images, held_out_labels)
+        if self.cluster:  # each process feeds its part of every global batch
+            train_data = (self._process_batches(*train_data, shuffle=True),)
+            held_out_data = self._process_batches(*held_out_data)
         with interrupts.active():
-            model.fit(self.data.x_train, self.data.y_train, batch_size=args.batch_size, epochs=args.epochs,
-                      validation_data=(held_out_images, held_out_labels), callbacks=callbacks, shuffle=True,
-                      verbose=1)
+            model.fit(*train_data, batch_size=None if self.cluster else args.batch_size, epochs=args.epochs,
+                      validation_data=held_out_data, callbacks=callbacks,
+                      shuffle=not self.cluster,  # ProcessBatches shuffles; Keras would reorder its batches too
+                      verbose=1 if self.writes else 0)
         test_accuracy = self._test_accuracy(model)
-        model.save(os.path.join(self.folder, run_folder.MODEL))
+        if not self.writes:
+            print(f"process {self.cluster.index} of {self.cluster.processes}: done; process 0 wrote the run "
+                  f"folder {self.folder}")
+            print(f"Test accuracy: {100 * test_accuracy:.2f} % ({self.script}, after {args.epochs} epochs)")
+            return None
+        with devices.writing():
+            model.save(os.path.join(self.folder, run_folder.MODEL))
         self._finish_summary(summary, history, test_accuracy)
         run_folder.plot_curves(self.folder, f"{self.script}: {args.dataset}, test accuracy "
                                             f"{100 * test_accuracy:.2f} %")
-        for warning in self._dead.warnings:
+        for warning in self._dead.warnings if self._dead else []:
             print(f"warning: {warning}")
         print(f"outputs: {self.folder}")
         print(f"Test accuracy: {100 * test_accuracy:.2f} % ({self.script}, after {summary['epochs']} "
@@ -407,7 +443,7 @@ class Run:
             return []
         restored = run_folder.restored_epoch(self.folder)
         seen = [r["val_accuracy"] for r in run_folder.read_history(self.folder) if r["epoch"] <= restored]
-        return [keras.callbacks.ModelCheckpoint(
+        return [_BestWeights(
             os.path.join(self.folder, run_folder.BEST_WEIGHTS), monitor="val_accuracy", mode="max",
             save_best_only=True, save_weights_only=True, initial_value_threshold=max(seen) if seen else None,
             verbose=0)]
@@ -418,16 +454,26 @@ class Run:
             return []
         return [tensorboard_callback(os.path.join(self.folder, run_folder.TENSORBOARD))]
 
+    def _process_batches(self, images, labels, shuffle=False):
+        return devices.ProcessBatches(images, labels, self.args.batch_size, self.cluster.processes,
+                                      self.cluster.index, shuffle)
+
     def _test_accuracy(self, model):
         """The final epoch's test accuracy; with a validation split, the test set is used once, now, on the
         model of the best validation epoch."""
         if not self.args.val_split:
+            if not self.writes:  # the same figure as process 0's history.csv
+                return float(model.history.history["val_accuracy"][-1])
             return run_folder.read_history(self.folder)[-1]["test_accuracy"]
         best_weights = os.path.join(self.folder, run_folder.BEST_WEIGHTS)
+        devices.barrier("best weights written")  # by process 0, read by all
         model.load_weights(best_weights)
-        os.remove(best_weights)
-        _, accuracy = model.evaluate(self.data.x_test, self.data.y_test, batch_size=self.args.batch_size,
-                                     verbose=0)
+        devices.barrier("best weights read")
+        if self.writes:
+            os.remove(best_weights)
+        test = ((self._process_batches(self.data.x_test, self.data.y_test),) if self.cluster
+                else (self.data.x_test, self.data.y_test))
+        _, accuracy = model.evaluate(*test, batch_size=None if self.cluster else self.args.batch_size, verbose=0)
         return float(accuracy)
 
     def _start_summary(self, model):
@@ -447,6 +493,8 @@ class Run:
             "python": platform.python_version(),
             "devices": self.hardware.names,
             "replicas": self.hardware.replicas,
+            "processes": self.hardware.processes,  # several: process i ran on hosts[i]
+            "hosts": self.hardware.hosts,
             "dtype_policy": self.dtype_policy,
             "jit_compiled": bool(model.jit_compile),  # what Keras resolved --jit to
             "parameters": model.count_params(),
@@ -465,7 +513,8 @@ class Run:
         if args.resume:
             summary["resumed_with"] = [*previous.get("resumed_with", []), _command()]
         summary["started"] = previous.get("started") or time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        run_folder.write_summary(self.folder, summary)
+        if self.writes:
+            run_folder.write_summary(self.folder, summary)
         return summary
 
     def _finish_summary(self, summary, history, test_accuracy):
@@ -494,7 +543,7 @@ class Run:
             "train_images_per_second": (round(len(self.data.x_train) / statistics.median(steady)) if steady
                                         else None),
             "ended": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "warnings": self._dead.warnings,  # a dead network's epochs, from this process
+            "warnings": self._dead.warnings if self._dead else [],  # a dead network's epochs (one process)
         })
         run_folder.write_summary(self.folder, summary)
 
@@ -507,7 +556,21 @@ class Run:
         counts = summary["data"]
         print(f"data: {self.args.dataset} from {self.data.source}: {counts['train_images']} training, "
               f"{counts['validation_images']} validation, {counts['test_images']} test images")
-        print(f"run folder: {self.folder}" + (" (resuming from its last backup)" if self.args.resume else ""))
+        print(f"run folder: {self.folder}" + (" (resuming from its last backup)" if self.args.resume else "")
+              + ("" if self.writes else "; process 0 writes it"))
+        if self.cluster:
+            print(f"process {self.cluster.index} of {self.cluster.processes} ({self.cluster.launcher}), on "
+                  f"{self.hardware.hosts[self.cluster.index]}; {len(set(self.hardware.hosts))} host(s), "
+                  f"{self.hardware.replicas} devices, {self.args.batch_size // self.cluster.processes} images of "
+                  f"every batch of {self.args.batch_size} from this process")
+
+
+class _BestWeights(keras.callbacks.ModelCheckpoint):
+    """Keras's ModelCheckpoint, saving as process 0 saves among several (``devices.writing``)."""
+
+    def _save_model(self, *args, **kwargs):
+        with devices.writing():
+            super()._save_model(*args, **kwargs)
 
 
 class _EpochTensorBoard(keras.callbacks.TensorBoard):
