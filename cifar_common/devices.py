@@ -132,6 +132,13 @@ def _join(cluster):
     return [bytes(row).decode().strip() for row in np.asarray(names)]
 
 
+def gather(flag):
+    """Every process's ``flag`` (a bool), in process order; all processes must call it."""
+    from jax.experimental import multihost_utils
+
+    return [bool(v) for v in np.asarray(multihost_utils.process_allgather(np.array([int(flag)], np.int32))).ravel()]
+
+
 def barrier(name):
     """Waits until every process has reached this point (a no-op for one process)."""
     if keras.backend.backend() == "jax":

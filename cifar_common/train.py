@@ -355,6 +355,12 @@ class Run:
         if args.batch_size % self.hardware.replicas:
             raise devices.DeviceError(f"--batch-size {args.batch_size}: must divide evenly over "
                                       f"{self.hardware.replicas} devices")
+        if self.cluster and args.val_split:  # the best epoch's weights: process 0 writes them, all read them
+            blind = [i for i, seen in enumerate(devices.gather(os.path.isdir(self.folder))) if not seen]
+            if blind:
+                raise OptionError(f"{self.folder}: process {', '.join(map(str, blind))} cannot see it; with "
+                                  "--val-split every process reads the run folder: put it on a file system that "
+                                  "every machine shares")
         if self.cluster:
             for images, what in ((self.data.x_train, "training set"), (self.data.x_val, "validation set"),
                                  (self.data.x_test, "test set")):
@@ -473,7 +479,10 @@ class Run:
             os.remove(best_weights)
         test = ((self._process_batches(self.data.x_test, self.data.y_test),) if self.cluster
                 else (self.data.x_test, self.data.y_test))
-        _, accuracy = model.evaluate(*test, batch_size=None if self.cluster else self.args.batch_size, verbose=0)
+        # With a batch hook Keras reads each batch's logs in the loop rather than on helper threads, whose
+        # reads hung two processes on CPU devices (in the collectives of the steps they waited for).
+        _, accuracy = model.evaluate(*test, batch_size=None if self.cluster else self.args.batch_size, verbose=0,
+                                     callbacks=[_KeepInterrupts()] if self.cluster else None)
         return float(accuracy)
 
     def _start_summary(self, model):
