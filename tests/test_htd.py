@@ -1,13 +1,15 @@
 """htd/: the schedule-study script end to end, the schedule plot and the comparison of run folders."""
 
 import csv
+import importlib.util
 import json
 import math
 import os
+import subprocess
 
 import pytest
 
-from conftest import check_ok, one_line_error, run_script, summary_of
+from conftest import ROOT, check_ok, one_line_error, run_script, summary_of
 
 STUDY = "htd/ResNet_schedules_keras.py"
 
@@ -154,3 +156,73 @@ def test_compare_on_synthetic_runs(tmp_path):
     (tmp_path / "empty").mkdir()
     proc = run_script("htd/compare.py", str(tmp_path / "empty"))
     one_line_error(proc, "no finished run")
+
+
+# --- the study as independent tasks (htd/study.py, htd/study.sbatch) ------------------------------------------
+
+def test_two_array_tasks_of_study_sbatch_then_compare(tiny_cifar10, tmp_path):
+    """htd/study.sbatch run by bash as SLURM would run array tasks 0 and 1 (step and cosine, seed 0), at
+    once as on two nodes, into one study folder; then compare.py reads it."""
+    study = tmp_path / "study"
+    env = {**os.environ, "KERAS_BACKEND": "jax", "STUDY": str(study), "CIFAR10": tiny_cifar10}
+    procs = [subprocess.Popen(["bash", "htd/study.sbatch", "--depth", "8", "--epochs", "1"], cwd=ROOT,
+                              env={**env, "SLURM_ARRAY_TASK_ID": str(i)}, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for i in (0, 1)]
+    for proc in procs:
+        out, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, out[-2000:] + err[-2000:]
+    for schedule in ("step", "cosine"):
+        summary = summary_of(str(study / "cifar10" / schedule / "seed-0"))
+        assert summary["finished"] and summary["arguments"]["lr_schedule"] == schedule
+        assert summary["arguments"]["depth"] == 8 and summary["epochs"] == 1
+    assert sorted(os.listdir(study)) == ["cifar10"] and sorted(os.listdir(study / "cifar10")) == ["cosine", "step"]
+    # The same task again does nothing: its run has finished.
+    again = run_script("htd/study.py", "--task", "0", "--study-dir", str(study))
+    check_ok(again)
+    assert "finished already" in again.stdout
+    compared = run_script("htd/compare.py", str(study), "--output-dir", str(tmp_path / "compared"))
+    check_ok(compared)
+    rows = [line for line in (tmp_path / "compared" / "comparison.md").read_text().splitlines()
+            if line.startswith("| cifar10")]
+    assert [row.split(" | ")[2] for row in rows] == ["step", "cosine"]
+    listed = run_script("htd/study.py", "--list", "--datasets", "cifar10", "--runs", "1")
+    check_ok(listed)
+    assert listed.stdout.splitlines() == ["0\tcifar10\tstep\tseed 0", "1\tcifar10\tcosine\tseed 0",
+                                          "2\tcifar10\thtd\tseed 0"]
+
+
+def _study_module():
+    spec = importlib.util.spec_from_file_location("study", os.path.join(ROOT, "htd", "study.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_study_task_resumes_a_run_cut_short_and_orders_tasks_by_seed(tmp_path):
+    study = _study_module()
+    tasks = study.tasks(["cifar10", "cifar100"], ["step", "htd"], 2)
+    assert tasks[:4] == [("cifar10", "step", 0), ("cifar10", "htd", 0), ("cifar100", "step", 0),
+                         ("cifar100", "htd", 0)] and tasks[4] == ("cifar10", "step", 1)
+    new = study.task_command(str(tmp_path), ("cifar10", "htd", 1), {"cifar10": "/data/c10"}, ["--epochs", "3"])
+    assert new[2:] == ["--dataset", "cifar10", "--lr-schedule", "htd", "--seed", "1", "--runs", "1",
+                       "--output-dir", str(tmp_path / "cifar10" / "htd"), "--data-dir", "/data/c10", "--epochs", "3"]
+    folder = tmp_path / "cifar10" / "htd" / "seed-1"
+    folder.mkdir(parents=True)
+    (folder / "summary.json").write_text(json.dumps({"finished": False}))
+    assert study.task_command(str(tmp_path), ("cifar10", "htd", 1), {}, ["--epochs", "3"])[2:] == [
+        "--resume", str(folder)]
+    (folder / "summary.json").write_text(json.dumps({"finished": True}))
+    assert study.task_command(str(tmp_path), ("cifar10", "htd", 1), {}, []) is None
+
+
+def test_study_in_parallel_shares_out_the_gpus():
+    study = _study_module()
+    # 4 processes on 2 GPUs: GPUs 0, 1, 0, 1, each process with 0.45 of its GPU's memory (JAX).
+    envs = [study.process_env(slot, 4, ["0", "1"], environ={}) for slot in range(4)]
+    assert [env["CUDA_VISIBLE_DEVICES"] for env in envs] == ["0", "1", "0", "1"]
+    assert all(env["XLA_PYTHON_CLIENT_MEM_FRACTION"] == "0.45" for env in envs)
+    # One process a GPU: JAX's own default; no GPU: nothing set.
+    assert "XLA_PYTHON_CLIENT_MEM_FRACTION" not in study.process_env(1, 2, ["4", "5"], environ={})
+    assert study.process_env(0, 2, [], environ={}) == {}
+    assert study.visible_gpus({"CUDA_VISIBLE_DEVICES": "2,3"}) == ["2", "3"]
+    assert study.visible_gpus({"CUDA_VISIBLE_DEVICES": ""}) == []
