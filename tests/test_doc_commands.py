@@ -5,7 +5,8 @@ CIFAR-10, CIFAR-100, MNIST and Fashion-MNIST at ../shared/data/ (where the pages
 the page's own (``diff`` exits 1 when the files differ, as the pages mean them to: that counts as
 success). Only ``python`` itself is a stand-in that appends the smoke configuration to a training
 script's command line (1 epoch, 64 images; one run of a small ResNet for the schedule study), to
-benchmarks/initialiser.py's training script and to doc/make_figures.py, then runs the real interpreter.
+benchmarks/initialiser.py's training script, to doc/make_figures.py and to the runs htd/study.py starts,
+then runs the real interpreter.
 """
 
 import glob
@@ -65,6 +66,10 @@ if script.endswith(".py") and os.path.exists(script):
             extra += ["--runs", "1", "--depth", "8"]
     elif args[0].endswith("make_figures.py"):
         extra = ["--epochs", "1", "--subset", "64"]
+    elif args[0].endswith("study.py") and ("--parallel" in args or "--task" in args):
+        # htd/study.py starts the study script itself: the flags after -- reach every run.
+        extra = ([] if "--" in args else ["--"]) + ["--epochs", "1", "--subset", "64", "--batch-size", "32",
+                                                    "--depth", "8"]
     if (trains or args[0].endswith("make_figures.py")) and "--data-dir" not in args:
         dataset = args[args.index("--dataset") + 1] if "--dataset" in args else "cifar10"
         extra += ["--data-dir", {data!r}[dataset]]
