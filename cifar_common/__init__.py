@@ -4,7 +4,7 @@
                 channel statistics
 * ``augment``   crop-and-flip augmentation as a compiled Keras layer
 * ``schedules`` learning-rate schedules: step, cosine, HTD
-* ``devices``   multi-device training, mixed precision
+* ``devices``   multi-device training, several processes training one model (JAX), mixed precision
 * ``cli``       the command line every script shares
 * ``run_folder`` the run folder: summary, history, curves, model, backup
 * ``macs``      multiply-accumulates per image of a model

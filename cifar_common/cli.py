@@ -83,6 +83,14 @@ def attach_negative_values(argv):
     return joined
 
 
+def split_at_double_dash(argv):
+    """A tool's own arguments, and those after ``--``, which it passes on to the scripts it runs."""
+    if "--" not in argv:
+        return argv, []
+    at = argv.index("--")
+    return argv[:at], argv[at + 1:]
+
+
 def tool_parser(script, description):
     """The parser of a helper script that trains nothing (plots, comparisons): the same one-line errors."""
     return _Parser(prog=os.path.basename(script), description=description,

@@ -20,6 +20,7 @@ Every script shows its own model, compile, learning-rate callback and fit; this 
 * ``run.fit``: opens the run folder (see ``run_folder``) and trains with ``model.fit``, with the script's
   callbacks and the run's own (history, backups for ``--resume``, the best-on-validation model); then tests,
   saves the model, completes summary.json, draws the curves and prints the test accuracy as its last line.
+  With several processes (``--num-processes``, JAX) every process trains and process 0 alone writes.
 * ``seeded_runs``: the ``--runs N`` of a study, one run per seed in ``DIR/seed-<seed>/``.
 """
 

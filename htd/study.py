@@ -146,11 +146,7 @@ def data_dir(text):
 
 
 def main():
-    argv = sys.argv[1:]
-    extra = []
-    if "--" in argv:
-        at = argv.index("--")
-        argv, extra = argv[:at], argv[at + 1:]
+    argv, extra = cli.split_at_double_dash(sys.argv[1:])
     p = cli.tool_parser(sys.argv[0], __doc__)
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--list", action="store_true", help="print the tasks, numbered, and stop")

@@ -167,11 +167,7 @@ def run_jobs(jobs, parallel, stop_after):
 
 
 def main():
-    argv = sys.argv[1:]
-    extra = []
-    if "--" in argv:
-        at = argv.index("--")
-        argv, extra = argv[:at], argv[at + 1:]
+    argv, extra = cli.split_at_double_dash(sys.argv[1:])
     p = cli.tool_parser(sys.argv[0], __doc__)
     p.add_argument("rows", nargs="*", metavar="ROW", help="rows to train (default: all), smallest first; see --list")
     p.add_argument("--list", action="store_true", help="list the rows with their commands, smallest first, and exit")

@@ -16,7 +16,9 @@ def test_unit_tests_pass_on(backend):
     env = {**os.environ, "KERAS_BACKEND": backend}
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                            "tests/test_augment.py", "tests/test_schedules.py",
-                           "tests/test_models.py", "-k", "not parameters_match and (not grey or lenet)"],
+                           # The models' structure (sizes, MACs, groups) is the same on every backend and
+                           # tested once; here they train, and LeNet saves and loads its grey-image model.
+                           "tests/test_models.py", "-k", "not test_models or one_training_step or (grey and lenet)"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert re.search(r"\b\d+ passed\b", proc.stdout) and not re.search(r"\b\d+ (failed|error)", proc.stdout)
