@@ -210,7 +210,8 @@ def _arguments_of_resumed_run(args, parser, argv):
                  for flag in sorted(given - {"resume", *cli.MACHINE_FLAGS}) if getattr(args, flag) != saved[flag]]
     if differing:
         raise run_folder.OutputError(f"{', '.join(differing)}: a resumed run keeps its own arguments (only "
-                                     "--data-dir, --gpus, --cpu-replicas, --jit, --tensorboard and the process flags may change)")
+                                     "--data-dir, --gpus, --cpu-replicas, --jit, --tensorboard and the process "
+                                     "flags may change)")
     if summary.get("finished"):
         raise run_folder.OutputError(f"{args.resume}: that run has finished; nothing to resume")
     for flag in cli.MACHINE_FLAGS:
@@ -234,7 +235,13 @@ def seeded_runs(args):
     study = os.path.abspath(args.output_dir) if args.output_dir else run_folder.fresh_run_path(_script_name())
     seeds = [args.seed + i for i in range(args.runs)]
     folders = [os.path.join(study, f"seed-{seed}") for seed in seeds]
-    for folder in folders:
+    # With several processes, process 0 makes the folders (and may have made the first already) and reports.
+    try:
+        cluster = devices.cluster(args.coordinator, args.num_processes, args.process_id)
+    except devices.DeviceError as e:
+        _fail(e)
+    writes = cluster is None or cluster.index == 0
+    for folder in folders if writes else []:
         if os.path.exists(folder):
             _fail(f"{folder}: exists; a study never overwrites a run (choose other --seed values, or continue "
                   "that run with --resume)")
@@ -246,6 +253,8 @@ def seeded_runs(args):
                     f"--output-dir {study} (with this command's other flags)")
         # _then: what an interrupted run tells the user besides its own --resume (not an argument of the run).
         yield argparse.Namespace(**{**vars(args), "seed": seed, "runs": 1, "output_dir": folder, "_then": then})
+    if not writes:
+        return
     accuracies = sorted(100 * run_folder.read_summary(folder)["test_accuracy"] for folder in folders)
     print(f"study folder: {study}")
     print(f"Test accuracy: median {statistics.median(accuracies):.2f} % over {len(accuracies)} "

@@ -2,6 +2,7 @@
 XLA host devices each (four devices in all) against one process with four; a kill of both and a resume; the
 one-line refusals. (A real cluster adds the network between the hosts and a file system they share.)"""
 
+import argparse
 import csv
 import os
 import signal
@@ -16,7 +17,7 @@ import pytest
 
 from conftest import ROOT, check_ok, epochs_done, one_line_error, run_script, summary_of
 
-from cifar_common import devices
+from cifar_common import devices, train
 
 # Augmentation and dropout: their random draws must be those of one process too.
 SCRIPT = "lenet/LeNet_dp_da_wd_keras.py"
@@ -168,3 +169,15 @@ def test_process_batches_cut_every_global_batch_in_process_order():
     assert list(parts[0][0][0]) + list(parts[1][0][0]) == list(order[:4])
     with pytest.raises(devices.DeviceError, match="last batch of 2 images does not split over 4 devices"):
         devices.check_split(x, 4, 4, "training set")
+
+
+def test_a_study_leaves_its_folders_to_process_0(tmp_path):
+    """--runs N on several processes: process 0 refuses an existing seed folder, the others do not look
+    (process 0 may have made it already) and leave the median line to process 0."""
+    (tmp_path / "seed-0").mkdir()
+    flags = dict(resume=None, output_dir=str(tmp_path), seed=0, runs=2, lr_schedule="htd",
+                 coordinator="127.0.0.1:1", num_processes=2)
+    runs = list(train.seeded_runs(argparse.Namespace(**flags, process_id=1)))
+    assert [r.output_dir for r in runs] == [str(tmp_path / "seed-0"), str(tmp_path / "seed-1")]
+    with pytest.raises(SystemExit):
+        list(train.seeded_runs(argparse.Namespace(**flags, process_id=0)))
