@@ -3,9 +3,11 @@
 import json
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 
 import numpy as np
 import pytest
@@ -19,6 +21,24 @@ REAL_CIFAR10 = os.path.join(ROOT, "..", "shared", "data", "cifar10", "cifar-10-b
 REAL_MNIST = os.path.join(ROOT, "..", "shared", "data", "mnist")
 REAL_FASHION_MNIST = os.path.join(ROOT, "..", "shared", "data", "fashion-mnist")
 LENET_SCRIPTS = ["LeNet_keras.py", "LeNet_dp_keras.py", "LeNet_dp_da_keras.py", "LeNet_dp_da_wd_keras.py"]
+
+
+def pytest_configure(config):
+    """One JAX compilation cache for the session: the suite's many JAX runs (scripts in subprocesses, xdist's
+    workers) compile the same small networks again and again, and JAX reads a compiled program back from the
+    cache rather than compiling it anew (a JAX LeNet run: 14-16 s cold, 9 s warm). The program is the same,
+    so every figure a test compares is too. The controller makes the folder before the workers start, and
+    every process inherits it; a cache the caller set (JAX_COMPILATION_CACHE_DIR) is left as it is."""
+    if hasattr(config, "workerinput") or "JAX_COMPILATION_CACHE_DIR" in os.environ:
+        return
+    config.jax_cache = tempfile.mkdtemp(prefix="cifar-tests-jax-cache-")
+    os.environ.update(JAX_COMPILATION_CACHE_DIR=config.jax_cache, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+                      JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
+
+
+def pytest_unconfigure(config):
+    if getattr(config, "jax_cache", None):
+        shutil.rmtree(config.jax_cache, ignore_errors=True)
 
 
 def batch_dict(n, seed, num_classes=10, label_key=b"labels", columns=3072):
