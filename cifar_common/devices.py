@@ -319,7 +319,8 @@ def _torch(gpus, cpu_replicas):
 def setup(gpus=None, cpu_replicas=None, cluster=None):
     """Chooses the devices for ``--gpus`` (None: all visible GPUs, else the CPU) or ``--cpu-replicas N`` (data
     parallelism over N replicas on the CPU, to try or test it without a GPU) on the current backend; with a
-    ``cluster`` (JAX), this process joins the others first and the devices are those of every process."""
+    ``cluster`` (JAX; ``check_cluster_backend`` refuses the other backends before a run makes its folder),
+    this process joins the others first and the devices are those of every process."""
     if gpus is not None and gpus < 0:
         raise DeviceError(f"--gpus {gpus}: must be 0 or more")
     if gpus and cpu_replicas:
@@ -327,7 +328,6 @@ def setup(gpus=None, cpu_replicas=None, cluster=None):
     backend = keras.backend.backend()
     if backend not in ("tensorflow", "jax", "torch"):
         raise DeviceError(f"unsupported Keras backend '{backend}' (use tensorflow, jax or torch)")
-    check_cluster_backend(cluster)
     if backend == "jax":
         return _jax(gpus, cpu_replicas, cluster)
     return (_tensorflow if backend == "tensorflow" else _torch)(gpus, cpu_replicas)

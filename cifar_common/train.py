@@ -132,6 +132,16 @@ class _KeepInterrupts(keras.callbacks.Callback):
     on_train_batch_end = on_test_batch_end = on_test_end = on_epoch_end = _raise_pending
 
 
+class _LogsInTheLoop(keras.callbacks.Callback):
+    """A batch hook that does nothing: with one, Keras reads each batch's logs in its own loop rather than
+    on helper threads (``CallbackList._configure_async_dispatch``, Keras 3.15). Several processes evaluate
+    with it: those threads' reads hung two CPU processes once, in the collectives of the steps they waited
+    for."""
+
+    def on_test_batch_end(self, batch, logs=None):
+        pass
+
+
 # Bad input: each ends the run with its one-line message.
 USER_ERRORS = (data.DataError, devices.DeviceError, run_folder.OutputError, OptionError, ScriptError)
 
@@ -489,10 +499,8 @@ class Run:
             os.remove(best_weights)
         test = ((self._process_batches(self.data.x_test, self.data.y_test),) if self.cluster
                 else (self.data.x_test, self.data.y_test))
-        # With a batch hook Keras reads each batch's logs in the loop rather than on helper threads, whose
-        # reads hung two processes on CPU devices (in the collectives of the steps they waited for).
         _, accuracy = model.evaluate(*test, batch_size=None if self.cluster else self.args.batch_size, verbose=0,
-                                     callbacks=[_KeepInterrupts()] if self.cluster else None)
+                                     callbacks=[_LogsInTheLoop()] if self.cluster else None)
         return float(accuracy)
 
     def _start_summary(self, model):
