@@ -68,10 +68,11 @@ ROWS = [
     Row("se-resnext-29-4x64d", "SE-ResNeXt-29, 4 x 64d", "senet/SENet_keras.py",
         ("--cardinality", "4", "--base-width", "64"), 18_120_218, 2740, 250, 95.60, "51d3d70"),
     # Other data sets (--dataset). MNIST's figure is LeNet-5's in its paper (LeCun et al. 1998, Fig. 9: 0.80 %
-    # error with distorted training images, our crops being the nearest recipe); Fashion-MNIST has no
-    # reference for this network. Both at a CPU-sized length of 20 epochs.
-    Row("lenet-dp-da-wd-mnist", "LeNet-5 + weight decay, MNIST, 20 epochs", "lenet/LeNet_dp_da_wd_keras.py",
-        ("--dataset", "mnist", "--epochs", "20"), 61_706, 0.42, 20, 99.20,
+    # error with distorted training images, our crops being the nearest recipe); the LeNet series' recipe
+    # (rate 0.01, the step schedule scaled) needs 60 epochs to reach it: 20 ended at 98.90 %, 0.30 short, and
+    # the paper's 20 passes used another optimiser. Fashion-MNIST has no reference for this network; 20 epochs.
+    Row("lenet-dp-da-wd-mnist", "LeNet-5 + weight decay, MNIST, 60 epochs", "lenet/LeNet_dp_da_wd_keras.py",
+        ("--dataset", "mnist", "--epochs", "60"), 61_706, 0.42, 60, 99.20,
         "http://yann.lecun.com/exdb/publis/pdf/lecun-98.pdf"),
     Row("lenet-dp-da-wd-fashion-mnist", "LeNet-5 + weight decay, Fashion-MNIST, 20 epochs",
         "lenet/LeNet_dp_da_wd_keras.py", ("--dataset", "fashion_mnist", "--epochs", "20"), 61_706, 0.42, 20),
