@@ -47,6 +47,12 @@ def tasks(datasets, schedule_names, runs):
     return [(dataset, schedule, seed) for seed in range(runs) for dataset in datasets for schedule in schedule_names]
 
 
+def label(i, task):
+    """How the study names task ``i`` in what it prints: task 3 (cifar10, htd, seed 1)."""
+    dataset, schedule, seed = task
+    return f"task {i} ({dataset}, {schedule}, seed {seed})"
+
+
 def task_command(study_dir, task, data_dirs, extra):
     """The command of one task (a list for subprocess), or None when its run has finished."""
     dataset, schedule, seed = task
@@ -86,9 +92,9 @@ def run_task(args, task_list, extra):
     task = task_list[args.task]
     command = task_command(args.study_dir, task, args.data_dir, extra)
     if command is None:
-        print(f"task {args.task} ({' '.join(map(str, task))}): finished already")
+        print(f"{label(args.task, task)}: finished already")
         return 0
-    print(f"task {args.task} ({task[0]}, {task[1]}, seed {task[2]}): {' '.join(command[1:])}", flush=True)
+    print(f"{label(args.task, task)}: {' '.join(command[1:])}", flush=True)
     os.execv(command[0], command)  # the run itself takes this process: signals reach it directly
 
 
@@ -108,7 +114,7 @@ def run_all(args, task_list, extra):
                 i, task = pending.pop(0)
                 command = task_command(args.study_dir, task, args.data_dir, extra)
                 if command is None:
-                    print(f"task {i} ({' '.join(map(str, task))}): finished already")
+                    print(f"{label(i, task)}: finished already")
                     continue
                 slot = free.pop(0)
                 env = process_env(slot, args.parallel, gpus)
@@ -116,7 +122,7 @@ def run_all(args, task_list, extra):
                     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
                 running[slot] = (i, task, process)
                 gpu = f" on GPU {env['CUDA_VISIBLE_DEVICES']}" if gpus else ""
-                print(f"task {i} ({task[0]}, {task[1]}, seed {task[2]}): started{gpu}", flush=True)
+                print(f"{label(i, task)}: started{gpu}", flush=True)
             for slot, (i, task, process) in list(running.items()):
                 code = process.poll()
                 if code is None:

@@ -182,7 +182,7 @@ def test_two_array_tasks_of_study_sbatch_then_compare(tiny_cifar10, tmp_path):
     # The same task again does nothing: its run has finished.
     again = run_script("htd/study.py", "--task", "0", "--study-dir", str(study))
     check_ok(again)
-    assert "finished already" in again.stdout
+    assert "task 0 (cifar10, step, seed 0): finished already" in again.stdout
     compared = run_script("htd/compare.py", str(study), "--output-dir", str(tmp_path / "compared"))
     check_ok(compared)
     rows = [line for line in (tmp_path / "compared" / "comparison.md").read_text().splitlines()
