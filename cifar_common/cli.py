@@ -16,18 +16,27 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+INT_MAX = 2**31 - 1  # the largest count the backends' 32-bit integers hold (a batch of 1e20 crashed in fit)
+
+
 def positive_int(text):
     value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    if not 1 <= value <= INT_MAX:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {INT_MAX}, not {value}")
     return value
 
 
 def non_negative_int(text):
     value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    if not 0 <= value <= INT_MAX:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {INT_MAX}, not {value}")
     return value
+
+
+def path(text):
+    if not text:
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
 
 
 def finite_float(text):
@@ -64,7 +73,7 @@ def seed(text):
 # Types get a readable name in argparse's "invalid ... value" messages.
 for _fn, _name in [(positive_int, "positive integer"), (non_negative_int, "non-negative integer"),
                    (finite_float, "finite number"), (positive_float, "positive number"),
-                   (non_negative_float, "non-negative number"), (seed, "seed")]:
+                   (non_negative_float, "non-negative number"), (seed, "seed"), (path, "path")]:
     _fn.__name__ = _name
 
 # "-1e-4" or "-.5": a negative number, which argparse would take for a flag when it follows one.
@@ -141,7 +150,7 @@ def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_sche
                             help="the classifier head follows; mnist and fashion_mnist are 28 x 28 grey images, "
                                  "zero-padded to 32 x 32 with one channel, and mnist is never mirrored in "
                                  "augmentation (default: cifar10)")
-    data_flags.add_argument("--data-dir", metavar="PATH",
+    data_flags.add_argument("--data-dir", type=path, metavar="PATH",
                             help="local copy: the official cifar-10-batches-py folder or cifar-10-python.tar.gz "
                                  "(cifar-100-python for cifar100), or a folder holding one; for mnist and "
                                  "fashion_mnist a folder with the four IDX files (train-images-idx3-ubyte.gz "
@@ -188,11 +197,11 @@ def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_sche
 
     outputs = p.add_argument_group("outputs")
     if runs:
-        outputs.add_argument("--output-dir", metavar="DIR",
+        outputs.add_argument("--output-dir", type=path, metavar="DIR",
                              help="the study folder (default: runs/<script>-<date>-<time>); each run writes "
                                   "DIR/seed-<seed>/, which must not exist yet (other seeds' folders may)")
     else:
-        outputs.add_argument("--output-dir", metavar="DIR",
+        outputs.add_argument("--output-dir", type=path, metavar="DIR",
                              help="a new folder for this run's outputs (default: runs/<script>-<date>-<time>); "
                                   "an existing, non-empty folder is refused")
     outputs.add_argument("--tensorboard", action="store_true",
@@ -200,7 +209,7 @@ def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_sche
                               "loss, accuracy and learning rate, and the model's graph (the op graph on "
                               "TensorFlow); view with: tensorboard --logdir RUN_FOLDER (needs TensorFlow "
                               "and TensorBoard installed, on any backend; requirements.txt has both)")
-    outputs.add_argument("--resume", metavar="DIR",
+    outputs.add_argument("--resume", type=path, metavar="DIR",
                          help="continue the interrupted run in DIR from its last finished epoch, with its "
                               "arguments")
     return p
@@ -209,6 +218,32 @@ def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_sche
 # Flags that describe the machine (and what is logged) rather than the experiment: a resumed run may change them.
 MACHINE_FLAGS = ("data_dir", "gpus", "cpu_replicas", "jit", "tensorboard", "coordinator", "num_processes",
                  "process_id")
+
+
+def check_saved_arguments(p, saved):
+    """What is wrong with the arguments a run's summary.json recorded, as the parser's flags take them (a
+    number that is text, a value out of range, an unknown choice), or None. Each is checked as the flag's
+    own type checks a value typed on the command line."""
+    for action in p._actions:
+        if not action.option_strings or action.dest not in saved or action.dest in ("help", "resume"):
+            continue
+        value, flag = saved[action.dest], action.option_strings[0]
+        if value is None and action.default is None:
+            continue
+        try:
+            if isinstance(action, argparse._StoreTrueAction):
+                ok = isinstance(value, bool)
+            elif action.type is not None:
+                ok = not isinstance(value, bool) and isinstance(value, (int, float, str)) and \
+                    action.type(str(value)) == value
+            else:
+                ok = isinstance(value, str)
+            ok = ok and (action.choices is None or value in action.choices)
+        except (argparse.ArgumentTypeError, ValueError, TypeError):
+            ok = False
+        if not ok:
+            return f"its argument {action.dest} is {value!r}, which {flag} does not take"
+    return None
 
 
 def explicit_flags(p, argv):

@@ -87,6 +87,9 @@ class IdxLayout:
     npz: str | None  # the single-file form that keras.datasets downloads, where there is one
     class_names: tuple
     mirrorable: bool  # is a mirrored image still an image of its class? (see Data.mirrorable)
+    # Images per class in the official training and test files: what tells the two sets' files apart, whose
+    # format and names are the same (counted, so the order of the images does not matter).
+    label_counts: tuple
 
 
 IDX_FILES = {  # the official names (without .gz), in the order train images, train labels, test ...
@@ -100,11 +103,13 @@ GREY_SIDE = 28
 PAD = (32 - GREY_SIDE) // 2
 
 IDX_LAYOUTS = {
-    "mnist": IdxLayout("MNIST", "mnist", "mnist.npz", tuple(str(i) for i in range(10)), mirrorable=False),
+    "mnist": IdxLayout("MNIST", "mnist", "mnist.npz", tuple(str(i) for i in range(10)), mirrorable=False,
+                       label_counts=((5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949),
+                                     (980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009))),
     "fashion_mnist": IdxLayout(
         "Fashion-MNIST", "fashion_mnist", None,
         ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
-        mirrorable=True,
+        mirrorable=True, label_counts=((6000,) * 10, (1000,) * 10),
     ),
 }
 
@@ -429,12 +434,29 @@ def read_npz(path, layout):
     return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
 
 
+def _check_idx_dataset(splits, dataset, path):
+    """Refuses the other grey data set's official files (MNIST's for Fashion-MNIST, or the reverse): the same
+    format and file names, told apart by their images per class."""
+    counts = tuple(tuple(np.bincount(labels, minlength=10).tolist()) for _, labels in splits)
+    for other, layout in IDX_LAYOUTS.items():
+        if other != dataset and counts == layout.label_counts:
+            raise DataError(f"{path}: these are {layout.name}'s files (their images per class are "
+                            f"{layout.name}'s), not {IDX_LAYOUTS[dataset].name}'s; give --dataset {other}, or "
+                            f"the folder of {IDX_LAYOUTS[dataset].name}")
+    return splits
+
+
 def read_idx_dataset(data_dir, dataset):
     """A local copy of MNIST or Fashion-MNIST: the four IDX files in a folder, or ``mnist.npz``.
 
     Returns ``((x_train, y_train), (x_test, y_test), class_names)``: uint8 images of 32 x 32 x 1 (zero-padded)
     and int32 labels.
     """
+    *splits, names = _read_idx_dataset(data_dir, dataset)
+    return (*_check_idx_dataset(splits, dataset, os.path.abspath(os.path.expanduser(data_dir))), names)
+
+
+def _read_idx_dataset(data_dir, dataset):
     layout = IDX_LAYOUTS[dataset]
     path = os.path.abspath(os.path.expanduser(data_dir))
     expected = "the four official IDX files (train-images-idx3-ubyte.gz, ...)" + (

@@ -19,7 +19,9 @@ Every script shows its own model, compile, learning-rate callback and fit; this 
   that ``--resume`` continues (exit status 130).
 * ``run.fit``: opens the run folder (see ``run_folder``) and trains with ``model.fit``, with the script's
   callbacks and the run's own (history, backups for ``--resume``, the best-on-validation model); then tests,
-  saves the model, completes summary.json, draws the curves and prints the test accuracy as its last line.
+  saves the model, draws the curves, records in summary.json that the run has finished, and only then
+  removes the backup; it prints the test accuracy as its last line. A resumed run whose every epoch was
+  trained (it was stopped in that last part) does only that last part.
   With several processes (``--num-processes``, JAX) every process trains and process 0 alone writes.
 * ``seeded_runs``: the ``--runs N`` of a study, one run per seed in ``DIR/seed-<seed>/``.
 """
@@ -42,7 +44,13 @@ from . import cli, data, devices, macs, run_folder
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3
+EXIT_WRITE_FAILED = 4  # a file of the run could not be written (a full disk): resumable once it can be
 EXIT_INTERRUPTED = 130
+
+# An epoch whose mean training loss is above this has diverged, even where it is still a finite number: the
+# loss of a guess is ln(classes), 2.3 to 4.6 here, and a loss of a million means the right class was given a
+# probability of e^-1000000; from there the weights only grow, to infinity and NaN.
+DIVERGED_LOSS = 1e6
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -56,23 +64,29 @@ class ScriptError(Exception):
 
 
 class Diverged(Exception):
-    """The training loss of an epoch was not a finite number: the weights are lost to NaN or infinity."""
+    """An epoch's loss was not a number, infinite, or beyond any meaningful value: the weights are lost."""
 
-    def __init__(self, epoch, loss):
-        super().__init__(f"epoch {epoch}: training loss {loss}")
-        self.epoch, self.loss = epoch, loss
+    def __init__(self, epoch, losses):
+        self.epoch, self.losses = epoch, losses  # losses: "training loss 3.2e+20, test loss nan"
+        super().__init__(f"epoch {epoch}: {losses}")
 
 
-class _StopOnNonFiniteLoss(keras.callbacks.Callback):
-    """Raises ``Diverged`` at the end of the first epoch whose loss is not finite, before the history and the
-    backup see that epoch: the folder keeps the last finite one, as an interrupted run's does. (Keras's
-    ``TerminateOnNaN`` only asks fit to stop, after the epoch's callbacks have backed up NaN weights, and the
-    run would end as finished.)"""
+class _StopOnDivergence(keras.callbacks.Callback):
+    """Raises ``Diverged`` at the end of the first epoch whose training loss is not finite or above
+    ``DIVERGED_LOSS``, or whose held-out (test or validation) loss is not finite, before the history and the
+    backup see that epoch: the folder keeps the epoch before, as an interrupted run's does. (Keras's
+    ``TerminateOnNaN`` looks at the training loss only, and only asks fit to stop, after the epoch's
+    callbacks have backed up NaN weights: the run would end as finished.)"""
+
+    def __init__(self, held_out_name):
+        super().__init__()
+        self.held_out_name = held_out_name  # "test" or "validation"
 
     def on_epoch_end(self, epoch, logs=None):
-        loss = float(logs["loss"])
-        if not math.isfinite(loss):
-            raise Diverged(epoch + 1, loss)
+        loss, held_out = float(logs["loss"]), float(logs.get("val_loss", 0.0))
+        if not (math.isfinite(loss) and loss <= DIVERGED_LOSS and math.isfinite(held_out)):
+            raise Diverged(epoch + 1, f"training loss {loss:.4g}" + (
+                f", {self.held_out_name} loss {held_out:.4g}" if "val_loss" in logs else ""))
 
 
 class _WarnOnDeadNetwork(keras.callbacks.Callback):
@@ -103,7 +117,8 @@ class _KeepInterrupts(keras.callbacks.Callback):
     and that is where the backends wait for the step to finish: a KeyboardInterrupt raised there was dropped
     and training went on (on JAX, 1 interrupt in 8 on a small run). While ``active``, the interrupt handler
     notes each Ctrl-C before raising it, and this callback raises it again at the next batch or epoch
-    boundary unless it has already ended the fit."""
+    boundary unless it has already ended the fit; ``run.fit`` calls ``raise_pending`` between the steps that
+    follow the fit (Keras's saving code has bare excepts too)."""
 
     def __init__(self):
         super().__init__()
@@ -124,12 +139,12 @@ class _KeepInterrupts(keras.callbacks.Callback):
         self.pending = True
         raise KeyboardInterrupt
 
-    def _raise_pending(self, *args, **kwargs):
+    def raise_pending(self, *args, **kwargs):
         if self.pending:
             self.pending = False
             raise KeyboardInterrupt
 
-    on_train_batch_end = on_test_batch_end = on_test_end = on_epoch_end = _raise_pending
+    on_train_batch_end = on_test_batch_end = on_test_end = on_epoch_end = raise_pending
 
 
 class _LogsInTheLoop(keras.callbacks.Callback):
@@ -144,6 +159,11 @@ class _LogsInTheLoop(keras.callbacks.Callback):
 
 # Bad input: each ends the run with its one-line message.
 USER_ERRORS = (data.DataError, devices.DeviceError, run_folder.OutputError, OptionError, ScriptError)
+
+
+def resume_command(folder):
+    """The command that continues the run in ``folder``, quoted for the shell."""
+    return shlex.join(["python", sys.argv[0], "--resume", folder])
 
 
 def import_script(path):
@@ -215,6 +235,10 @@ def _arguments_of_resumed_run(args, parser, argv):
                                      f"(it was started with: {summary.get('command', '?')}); resume it with its "
                                      "own script")
     saved = {**vars(parser.parse_args([])), **summary["arguments"]}  # flags added since keep their defaults
+    problem = cli.check_saved_arguments(parser, saved)
+    if problem:
+        raise run_folder.OutputError(f"{os.path.join(args.resume, run_folder.SUMMARY)}: {problem}; the summary is "
+                                     "damaged, and the run is not resumed")
     given = cli.explicit_flags(parser, argv)
     differing = [f"--{flag.replace('_', '-')} {getattr(args, flag)} (the run's: {saved[flag]})"
                  for flag in sorted(given - {"resume", *cli.MACHINE_FLAGS}) if getattr(args, flag) != saved[flag]]
@@ -259,8 +283,8 @@ def seeded_runs(args):
         print(f"run {i + 1} of {len(seeds)}: seed {seed}")
         then = None
         if i + 1 < len(seeds):
-            then = (f"then the remaining runs: python {sys.argv[0]} --seed {seed + 1} --runs {len(seeds) - i - 1} "
-                    f"--output-dir {study} (with this command's other flags)")
+            then = (f"then the remaining runs: {shlex.join(['python', sys.argv[0], '--seed', str(seed + 1), '--runs', str(len(seeds) - i - 1), '--output-dir', study])} "
+                    "(with this command's other flags)")
         # _then: what an interrupted run tells the user besides its own --resume (not an argument of the run).
         yield argparse.Namespace(**{**vars(args), "seed": seed, "runs": 1, "output_dir": folder, "_then": then})
     if not writes:
@@ -286,6 +310,7 @@ class Run:
         self.args = args
         self.script = _script_name()
         self.previous = None  # the summary of the run that --resume continues
+        self.previous_rows = []  # and its history (run_folder.resume_point)
         self.folder = None  # the run folder, taken (created or, for --resume, locked) as the run starts
         self._owner = None  # its lock, held until the run ends
         self._training = False  # whether fit has begun to write into the folder
@@ -320,7 +345,8 @@ class Run:
                 signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C would cut the report short
                 self._report_interrupt()
             if kind is not None and issubclass(kind, Diverged) and self.writes:
-                run_folder.plot_curves(self.folder, f"{self.script} (diverged)")
+                with contextlib.suppress(run_folder.WriteError):
+                    run_folder.plot_curves(self.folder, f"{self.script} (diverged)")
         finally:
             if self._owner is not None:
                 self._owner.release()
@@ -331,10 +357,21 @@ class Run:
         if kind is not None and issubclass(kind, Diverged):
             kept = f"epochs 1 to {error.epoch - 1}" if error.epoch > 1 else "no epoch"
             print(flush=True)  # end the progress bar's line
-            print(f"{_prog()}: error: diverged in epoch {error.epoch} (training loss {error.loss}); try a lower "
+            print(f"{_prog()}: error: diverged in epoch {error.epoch} ({error.losses}); try a lower "
                   f"--lr than {self.args.lr:g}. The folder keeps {kept}, as an interrupted run: {self.folder}",
                   file=sys.stderr)
             sys.exit(EXIT_DIVERGED)
+        if kind is not None and issubclass(kind, run_folder.WriteError):
+            print(flush=True)
+            if self._training and self.writes:
+                epochs = run_folder.restored_epoch(self.folder)
+                kept = (f"it keeps epoch{f's 1 to {epochs}' if epochs > 1 else ' 1'}" if epochs
+                        else "it holds no finished epoch yet")
+                print(f"{_prog()}: error: {error}; the run stops, and {kept}: once the file can be written, "
+                      f"continue with: {resume_command(self.folder)}", file=sys.stderr)
+            else:
+                print(f"{_prog()}: error: {error}", file=sys.stderr)
+            sys.exit(EXIT_WRITE_FAILED)
 
     def _prepare(self):
         """Everything that can fail on bad input, before anything is written: the run folder is taken first
@@ -358,6 +395,7 @@ class Run:
             if self.previous.get("finished"):  # it may have finished since the command line was read
                 raise run_folder.OutputError(f"{args.resume}: that run has finished; nothing to resume")
             self.script = self.previous["script"]
+            self.previous_rows = run_folder.resume_point(args.resume, args.epochs)
         else:
             self._owner = run_folder.own_new(args.output_dir, self.script)
         if self.writes:
@@ -402,9 +440,11 @@ class Run:
             print("\ninterrupted before training began", file=sys.stderr)
         else:
             finished = run_folder.restored_epoch(self.folder)
-            run_folder.plot_curves(self.folder, f"{self.script} (interrupted)")
-            print(f"\ninterrupted after epoch {finished}; continue with: "
-                  f"python {sys.argv[0]} --resume {self.folder}", file=sys.stderr)
+            with contextlib.suppress(run_folder.WriteError):  # the curves of a full disk: the older ones stay
+                run_folder.plot_curves(self.folder, f"{self.script} (interrupted)")
+            when = (f"after its last epoch ({finished}), before it was recorded as finished; complete it with"
+                    if finished == self.args.epochs else f"after epoch {finished}; continue with")
+            print(f"\ninterrupted {when}: {resume_command(self.folder)}", file=sys.stderr)
             then = getattr(self.args, "_then", None)
             if then:
                 print(then, file=sys.stderr)
@@ -415,24 +455,29 @@ class Run:
         returns the completed summary."""
         args = self.args
         _check_learning_rate_setters(model, callbacks)
+        backup = run_folder.Backup(self.folder, writes=self.writes)  # for --resume: two checkpoints
+        # A resumed run loads its backup before it writes anything: a backup that is not usable leaves the
+        # folder as it was.
+        restored = backup.restore(model) if args.resume else 0
         self._training = True
-        summary = self._start_summary(model)
-        self._print_start(model, summary)
+        summary = self._start_summary(model, restored)
+        self._print_start(model, summary, restored)
         held_out = "val" if args.val_split else "test"
         held_out_images, held_out_labels = ((self.data.x_val, self.data.y_val) if args.val_split
                                             else (self.data.x_test, self.data.y_test))
-        history = run_folder.HistoryWriter(self.folder, held_out)
+        # The rows up to the restored epoch; a row written after that backup is trained again.
+        history = run_folder.HistoryWriter(self.folder, held_out, self.previous_rows[:restored])
         # It predicts, and several processes' predictions are spread over them: one process watches alone.
         self._dead = _WarnOnDeadNetwork(held_out_images[:256], self.data.num_classes) if not self.cluster else None
         interrupts = _KeepInterrupts()
         callbacks = [
             interrupts,  # first: an interrupt Keras dropped ends the epoch before the history sees it
-            _StopOnNonFiniteLoss(),  # then: a diverged epoch reaches neither the history nor the backup
+            _StopOnDivergence("validation" if args.val_split else "test"),  # a diverged epoch is never recorded
             *([self._dead] if self._dead else []),
             *callbacks,  # then the script's: a scheduler sets the epoch's rate before the history reads it
             *([history] if self.writes else []),
-            run_folder.Backup(self.folder, writes=self.writes),  # for --resume: two checkpoints, damage survived
-            *(self._best_on_validation() if self.writes else []),
+            backup,  # after the history: an epoch's checkpoint is written once its row is
+            *(self._best_on_validation(restored) if self.writes else []),
             *(self._tensorboard() if self.writes else []),
         ]
         train_data, held_out_data = (self.data.x_train, self.data.y_train), (held_out_images, held_out_labels)
@@ -440,21 +485,28 @@ class Run:
             train_data = (self._process_batches(*train_data, shuffle=True),)
             held_out_data = self._process_batches(*held_out_data)
         with interrupts.active():
+            # From the restored epoch on; a run that had trained every epoch trains none (only what follows).
             model.fit(*train_data, batch_size=None if self.cluster else args.batch_size, epochs=args.epochs,
-                      validation_data=held_out_data, callbacks=callbacks,
+                      initial_epoch=restored, validation_data=held_out_data, callbacks=callbacks,
                       shuffle=not self.cluster,  # ProcessBatches shuffles; Keras would reorder its batches too
                       verbose=1 if self.writes else 0)
-        test_accuracy = self._test_accuracy(model)
-        if not self.writes:
-            print(f"process {self.cluster.index} of {self.cluster.processes}: done; process 0 wrote the run "
-                  f"folder {self.folder}")
-            print(f"Test accuracy: {100 * test_accuracy:.2f} % ({self.script}, after {args.epochs} epochs)")
-            return None
-        with devices.writing():
-            model.save(os.path.join(self.folder, run_folder.MODEL))
-        self._finish_summary(summary, history, test_accuracy)
-        run_folder.plot_curves(self.folder, f"{self.script}: {args.dataset}, test accuracy "
-                                            f"{100 * test_accuracy:.2f} %")
+            test_accuracy = self._test_accuracy(model)
+            if not self.writes:
+                print(f"process {self.cluster.index} of {self.cluster.processes}: done; process 0 wrote the run "
+                      f"folder {self.folder}")
+                print(f"Test accuracy: {100 * test_accuracy:.2f} % ({self.script}, after {args.epochs} epochs)")
+                return None
+            # The model and the curves, then the summary that says the run has finished; only then does the
+            # backup go. Stopped anywhere before that, the run has its backup, and --resume completes it.
+            run_folder.save_model(model, os.path.join(self.folder, run_folder.MODEL))
+            interrupts.raise_pending()  # a Ctrl-C that Keras's saving code swallowed (it has bare excepts too)
+            run_folder.plot_curves(self.folder, f"{self.script}: {args.dataset}, test accuracy "
+                                                f"{100 * test_accuracy:.2f} %")
+            interrupts.raise_pending()
+            self._finish_summary(summary, history, test_accuracy, restored)
+        backup.remove()
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(self.folder, run_folder.BEST_MODEL))
         for warning in self._dead.warnings if self._dead else []:
             print(f"warning: {warning}")
         print(f"outputs: {self.folder}")
@@ -462,17 +514,13 @@ class Run:
               f"epoch{'s' if summary['epochs'] != 1 else ''})")
         return summary
 
-    def _best_on_validation(self):
-        """With a validation split the model is chosen on validation accuracy: keep the best epoch's weights
-        (on resume, only an epoch better than the best one so far replaces them)."""
+    def _best_on_validation(self, restored):
+        """With a validation split the model is chosen on validation accuracy: keep the best epoch's model
+        (on resume, only an epoch better than the best one so far replaces it)."""
         if not self.args.val_split:
             return []
-        restored = run_folder.restored_epoch(self.folder)
-        seen = [r["val_accuracy"] for r in run_folder.read_history(self.folder) if r["epoch"] <= restored]
-        return [_BestWeights(
-            os.path.join(self.folder, run_folder.BEST_WEIGHTS), monitor="val_accuracy", mode="max",
-            save_best_only=True, save_weights_only=True, initial_value_threshold=max(seen) if seen else None,
-            verbose=0)]
+        seen = [r["val_accuracy"] for r in self.previous_rows[:restored]]
+        return [_BestModel(os.path.join(self.folder, run_folder.BEST_MODEL), max(seen) if seen else None)]
 
     def _tensorboard(self):
         """--tensorboard: TensorBoard's logs into RUN/tensorboard/ (see ``tensorboard_callback``)."""
@@ -491,19 +539,20 @@ class Run:
             if not self.writes:  # the same figure as process 0's history.csv
                 return float(model.history.history["val_accuracy"][-1])
             return run_folder.read_history(self.folder)[-1]["test_accuracy"]
-        best_weights = os.path.join(self.folder, run_folder.BEST_WEIGHTS)
-        devices.barrier("best weights written")  # by process 0, read by all
-        model.load_weights(best_weights)
-        devices.barrier("best weights read")
-        if self.writes:
-            os.remove(best_weights)
+        devices.barrier("best model written")  # by process 0, read by all
+        try:
+            model.load_weights(os.path.join(self.folder, run_folder.BEST_MODEL))
+        except (OSError, ValueError) as e:
+            raise run_folder.OutputError(f"{os.path.join(self.folder, run_folder.BEST_MODEL)}: cannot be loaded "
+                                         f"({e}); the model of the best validation epoch is lost") from None
+        devices.barrier("best model read")
         test = ((self._process_batches(self.data.x_test, self.data.y_test),) if self.cluster
                 else (self.data.x_test, self.data.y_test))
         _, accuracy = model.evaluate(*test, batch_size=None if self.cluster else self.args.batch_size, verbose=0,
                                      callbacks=[_LogsInTheLoop()] if self.cluster else None)
         return float(accuracy)
 
-    def _start_summary(self, model):
+    def _start_summary(self, model, restored):
         """summary.json as the run starts (``"finished": false``); ``_finish_summary`` completes it."""
         args, previous = self.args, self.previous or {}
         backend = keras.backend.backend()
@@ -544,7 +593,7 @@ class Run:
             run_folder.write_summary(self.folder, summary)
         return summary
 
-    def _finish_summary(self, summary, history, test_accuracy):
+    def _finish_summary(self, summary, history, test_accuracy, restored):
         args, previous = self.args, self.previous or {}
         held_out = "val" if args.val_split else "test"
         rows = run_folder.read_history(self.folder)
@@ -555,7 +604,7 @@ class Run:
         summary["first_batch_loss"] = (history.first_batch_loss if history.first_batch_loss is not None
                                        else previous.get("first_batch_loss"))
         if args.resume:
-            summary["resumed_from_epoch"] = args.epochs if history.first_epoch is None else history.first_epoch
+            summary["resumed_from_epoch"] = restored
         summary.update({
             "finished": True,
             "epochs": len(rows),
@@ -574,7 +623,7 @@ class Run:
         })
         run_folder.write_summary(self.folder, summary)
 
-    def _print_start(self, model, summary):
+    def _print_start(self, model, summary, restored):
         backend = keras.backend.backend()
         print(f"{self.script}: {model.name}, {summary['parameters']:,} parameters, "
               f"{summary['macs_per_image'] / 1e6:,.1f} M multiply-accumulates per image; {backend} on "
@@ -583,8 +632,11 @@ class Run:
         counts = summary["data"]
         print(f"data: {self.args.dataset} from {self.data.source}: {counts['train_images']} training, "
               f"{counts['validation_images']} validation, {counts['test_images']} test images")
-        print(f"run folder: {self.folder}" + (" (resuming from its last backup)" if self.args.resume else "")
-              + ("" if self.writes else "; process 0 writes it"))
+        resuming = ""
+        if self.args.resume:
+            resuming = (f" (resuming after epoch {restored}, from its last backup)" if restored < self.args.epochs
+                        else f" (every epoch was trained: completing the run from its last backup)")
+        print(f"run folder: {self.folder}{resuming}" + ("" if self.writes else "; process 0 writes it"))
         if self.cluster:
             print(f"process {self.cluster.index} of {self.cluster.processes} ({self.cluster.launcher}), on "
                   f"{self.hardware.hosts[self.cluster.index]}; {len(set(self.hardware.hosts))} host(s), "
@@ -592,12 +644,20 @@ class Run:
                   f"every batch of {self.args.batch_size} from this process")
 
 
-class _BestWeights(keras.callbacks.ModelCheckpoint):
-    """Keras's ModelCheckpoint, saving as process 0 saves among several (``devices.writing``)."""
+class _BestModel(keras.callbacks.Callback):
+    """Saves the model of the epoch with the best validation accuracy so far (above ``best``, the best of the
+    epochs before a resume). Keras's ``ModelCheckpoint`` would, but it writes the file in place, where a kill
+    or a full disk leaves half of the only copy: ``run_folder.save_model`` writes it whole or not at all."""
 
-    def _save_model(self, *args, **kwargs):
-        with devices.writing():
-            super()._save_model(*args, **kwargs)
+    def __init__(self, path, best=None):
+        super().__init__()
+        self.path, self.best = path, best
+
+    def on_epoch_end(self, epoch, logs=None):
+        accuracy = float(logs["val_accuracy"])
+        if self.best is None or accuracy > self.best:
+            self.best = accuracy
+            run_folder.save_model(self.model, self.path)
 
 
 class _EpochTensorBoard(keras.callbacks.TensorBoard):

@@ -13,6 +13,8 @@ not an image) is a ``RunError`` (or the loader's ``DataError``) with a one-line 
 import dataclasses
 import json
 import os
+import shutil
+import stat
 
 import numpy as np
 
@@ -66,7 +68,16 @@ def load_run(folder):
     except Exception as e:  # a damaged zip, a missing layer class, an unreadable file: all arrive as various types
         reason = " ".join(str(e).split())[:200] or type(e).__name__
         raise RunError(f"{path}: cannot be loaded ({type(e).__name__}: {reason})") from None
-    return TrainedRun(os.path.abspath(folder), summary, model)
+    run = TrainedRun(os.path.abspath(folder), summary, model)
+    # A model.keras from another run (an MNIST model in a CIFAR run, a 100-class one): it cannot score this
+    # run's images, nor name its classes.
+    shape, classes = tuple(data.image_shape(run.dataset)), len(run.class_names)
+    answers = model.output_shape[-1] if isinstance(model.output_shape, tuple) else None
+    if run.image_shape != shape or answers != classes:
+        raise RunError(f"{path}: the model takes images of {' x '.join(map(str, run.image_shape))} and answers "
+                       f"{answers} classes, but the run's data ({run.dataset}) has images of "
+                       f"{' x '.join(map(str, shape))} and {classes} classes: it is not this run's model")
+    return run
 
 
 # --- evaluation on the test set ----------------------------------------------------------------------------------
@@ -192,14 +203,27 @@ def evaluation_folder(run, overwrite=False):
 def write_evaluation(run, report, test, overwrite=False):
     """Writes RUN/evaluation/: evaluation.json, per-class.md, confusion-matrix.png and most-confidently-wrong.png.
     An existing evaluation is replaced only with ``overwrite``; returns the folder."""
-    import shutil
+    final = evaluation_folder(run, overwrite)
+    # Written into evaluation.partial/ and renamed when whole: a failure half-way leaves no half evaluation.
+    folder = final + ".partial"
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        os.makedirs(folder)
+        _write_evaluation(run, report, test, folder)
+        if os.path.exists(final):
+            shutil.rmtree(final)
+        os.rename(folder, final)
+    except BaseException as e:
+        shutil.rmtree(folder, ignore_errors=True)
+        if isinstance(e, OSError):
+            raise RunError(f"{final}: cannot be written ({e.strerror or e})") from None
+        raise
+    return final
 
+
+def _write_evaluation(run, report, test, folder):
     import keras
 
-    folder = evaluation_folder(run, overwrite)
-    if os.path.exists(folder):
-        shutil.rmtree(folder)
-    os.makedirs(folder)
     names = run.class_names
     title = f"{run.summary.get('script', '?')} on {run.dataset}: {100 * report['accuracy']:.2f} % of " \
             f"{report['test_images']} test images"
@@ -216,22 +240,52 @@ def write_evaluation(run, report, test, overwrite=False):
                   "test_data": test.source, "backend": keras.backend.backend()})
     with open(os.path.join(folder, "evaluation.json"), "w") as f:
         json.dump(saved, f, indent=1)
-    return folder
 
 
 # --- predictions for image files ---------------------------------------------------------------------------------
 
+def _to_8_bits(image):
+    """A grey image of more than 8 bits (16-bit PNG: modes I;16 and I; float TIFF: mode F) as 8-bit grey,
+    scaled from its own range: 0 to 65535 for 16-bit integers, 0 to 1 for floats within it, else from its
+    darkest to its brightest pixel. (Pillow's own conversion clips every value above 255 to white.)"""
+    from PIL import Image
+
+    pixels = np.asarray(image, dtype=np.float64)
+    finite = pixels[np.isfinite(pixels)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    if image.mode != "F" and low >= 0 and high <= 65535:
+        low, high = 0.0, 65535.0
+    elif image.mode == "F" and low >= 0 and high <= 1:
+        low, high = 0.0, 1.0
+    scaled = (np.nan_to_num(pixels, nan=low, posinf=high, neginf=low) - low) / max(high - low, 1e-12)
+    return Image.fromarray(np.clip(np.rint(255 * scaled), 0, 255).astype(np.uint8))
+
+
 def read_image(path, dataset):
     """An image file (PNG, JPEG or anything Pillow reads; any size and mode) as the run's input: 32 x 32 RGB
     for CIFAR; for MNIST and Fashion-MNIST 28 x 28 grey, zero-padded to 32 x 32 as the training images were.
-    The picture is squeezed to a square, as the data sets' images are square."""
+    The picture is squeezed to a square, as the data sets' images are square. Refused in one line: what is
+    not a file (a folder; a FIFO or a device, which reading could block on), what Pillow cannot read, and
+    an image Pillow takes for a decompression bomb (over twice its pixel limit)."""
     from PIL import Image, UnidentifiedImageError
 
     grey = data.image_shape(dataset)[-1] == 1
     side = data.GREY_SIDE if grey else 32
     try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise RunError(f"{path}: no such file") from None
+    except OSError as e:
+        raise RunError(f"{path}: cannot be read ({e.strerror})") from None
+    if stat.S_ISDIR(mode):
+        raise RunError(f"{path}: a folder, not an image file")
+    if not stat.S_ISREG(mode):
+        raise RunError(f"{path}: not a regular file (a FIFO, a device or a socket), so not an image file")
+    try:
         with Image.open(path) as image:
             image.load()
+            if image.mode in ("I", "F") or image.mode.startswith("I;16"):
+                image = _to_8_bits(image)
             if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
                 image = image.convert("RGBA")  # transparent pixels count as white, as on a page
                 backdrop = Image.new("RGBA", image.size, (255, 255, 255, 255))
@@ -243,6 +297,8 @@ def read_image(path, dataset):
         raise RunError(f"{path}: a folder, not an image file") from None
     except UnidentifiedImageError:
         raise RunError(f"{path}: not an image file that Pillow can read (PNG, JPEG, ...)") from None
+    except Image.DecompressionBombError as e:
+        raise RunError(f"{path}: refused as a possible decompression bomb ({' '.join(str(e).split())})") from None
     except (OSError, ValueError, SyntaxError) as e:  # truncated or damaged image data
         raise RunError(f"{path}: cannot be read as an image ({' '.join(str(e).split())})") from None
     pixels = np.asarray(image, dtype=np.uint8)

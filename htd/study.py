@@ -101,10 +101,17 @@ def run_task(args, task_list, extra):
 def run_all(args, task_list, extra):
     """Every unfinished task, ``args.parallel`` at a time; returns the exit status (0: all finished)."""
     gpus = visible_gpus()
+    if os.path.exists(args.study_dir) and not os.path.isdir(args.study_dir):
+        raise StudyError(f"--study-dir {args.study_dir}: exists and is not a folder")
+    # Every task's state is read before any starts: a damaged run folder stops the study before it begins.
+    commands = {i: task_command(args.study_dir, task, args.data_dir, extra) for i, task in enumerate(task_list)}
     pending = [(i, task_list[i]) for i in range(len(task_list))]
     running, failed = {}, []
     logs = os.path.join(args.study_dir, "logs")
-    os.makedirs(logs, exist_ok=True)
+    try:
+        os.makedirs(logs, exist_ok=True)
+    except OSError as e:
+        raise StudyError(f"{logs}: cannot create it ({e.strerror})") from None
     where = f"{len(gpus)} GPU(s)" if gpus else "the CPU"
     print(f"{len(task_list)} tasks, {args.parallel} at a time on {where}; logs in {logs}", flush=True)
     try:
@@ -112,7 +119,7 @@ def run_all(args, task_list, extra):
             free = [slot for slot in range(args.parallel) if slot not in running]
             while pending and free:
                 i, task = pending.pop(0)
-                command = task_command(args.study_dir, task, args.data_dir, extra)
+                command = commands[i]
                 if command is None:
                     print(f"{label(i, task)}: finished already")
                     continue

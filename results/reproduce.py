@@ -111,7 +111,10 @@ class Job:
         self.process = None
 
     def start(self):
-        os.makedirs(os.path.dirname(self.folder), exist_ok=True)
+        try:
+            os.makedirs(os.path.dirname(self.folder), exist_ok=True)
+        except OSError as e:
+            raise ResultsError(f"{os.path.dirname(self.folder)}: cannot create it ({e.strerror})") from None
         with open(self.log, "a") as log:
             log.write(f"\n$ {' '.join(self.argv)}\n")
             log.flush()
@@ -122,6 +125,15 @@ class Job:
         verb = "resuming" if "--resume" in self.argv else "training"
         print(f"{self.row.name}: {verb} in {self.folder} (log: {self.log})", flush=True)
 
+    def error_line(self):
+        """The run's own one-line error (``script: error: ...``) from its log, or None."""
+        try:
+            with open(self.log, errors="replace") as f:
+                lines = [line.strip() for line in f if ": error: " in line]
+        except OSError:
+            return None
+        return lines[-1] if lines else None
+
 
 def _default_sigint():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -129,9 +141,9 @@ def _default_sigint():
 
 def run_jobs(jobs, parallel, stop_after):
     """Runs the jobs, ``parallel`` at a time; interrupts them all at ``stop_after`` seconds. Returns the jobs
-    that ended with status 0."""
+    that ended with status 0, and those that failed (not stopped at the time limit)."""
     deadline = None if stop_after is None else time.monotonic() + stop_after
-    waiting, running, done = list(jobs), [], []
+    waiting, running, done, failed = list(jobs), [], [], []
     stopping = False
     while waiting or running:
         if deadline is not None and not stopping and time.monotonic() >= deadline:
@@ -161,9 +173,12 @@ def run_jobs(jobs, parallel, stop_after):
             elif stopping:
                 print(f"{job.row.name}: stopped at the time limit; the same command resumes it", flush=True)
             else:
-                print(f"{job.row.name}: failed (exit status {code}); see {job.log}", flush=True)
+                failed.append(job)
+                line = job.error_line()
+                print(f"{job.row.name}: failed (exit status {code}" + (f"): {line}" if line else f"); see {job.log}"),
+                      flush=True)
         time.sleep(POLL_SECONDS if running else 0)
-    return done
+    return done, failed
 
 
 def main():
@@ -176,7 +191,7 @@ def main():
     p.add_argument("--runs-dir", metavar="DIR", default=os.path.join("runs", "reproduce"),
                    help="where the run folders and logs go (default: runs/reproduce)")
     p.add_argument("--results-dir", metavar="DIR", help="where finished runs are filed (default: results/)")
-    p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of every run (default: 0)")
+    p.add_argument("--seed", type=cli.seed, default=0, metavar="N", help="seed of every run (default: 0)")
     p.add_argument("--parallel", type=cli.positive_int, default=1, metavar="N",
                    help="runs at once, as separate processes (default: 1)")
     p.add_argument("--gpu-memory-fraction", type=float, metavar="F",
@@ -213,9 +228,12 @@ def main():
         if fraction:
             env["XLA_PYTHON_CLIENT_MEM_FRACTION"] = f"{fraction:.3f}"
         rows = smallest_first([BY_NAME[n] for n in args.rows] if args.rows else ROWS)
-        jobs = [Job(row, os.path.abspath(args.runs_dir), args.seed, args.data_dir, extra, env) for row in rows]
+        runs_dir = os.path.abspath(args.runs_dir)
+        if os.path.exists(runs_dir) and not os.path.isdir(runs_dir):
+            raise ResultsError(f"--runs-dir {args.runs_dir}: exists and is not a folder")
+        jobs = [Job(row, runs_dir, args.seed, args.data_dir, extra, env) for row in rows]
         to_run = [job for job in jobs if not job.finished]
-        done = run_jobs(to_run, args.parallel, args.stop_after)
+        done, failed = run_jobs(to_run, args.parallel, args.stop_after)
         filed = 0
         for job in jobs:
             if job.finished or job in done:
@@ -223,11 +241,12 @@ def main():
                 if target:
                     filed += 1
                     print(f"{job.row.name}: filed as {target}")
-        left = [job.row.name for job in to_run if job not in done]
-        print(f"{filed} run{'s' if filed != 1 else ''} filed" + (f"; unfinished: {', '.join(left)} (run the same "
-              "command again to continue)" if left else "") + ("; python results/table.py updates the README"
-              if filed and results_dir == HERE else ""))
-        if left:
+        left = [job.row.name for job in to_run if job not in done and job not in failed]
+        print(f"{filed} run{'s' if filed != 1 else ''} filed"
+              + (f"; failed: {', '.join(job.row.name for job in failed)} (see above)" if failed else "")
+              + (f"; unfinished: {', '.join(left)} (run the same command again to continue)" if left else "")
+              + ("; python results/table.py updates the README" if filed and results_dir == HERE else ""))
+        if left or failed:
             sys.exit(1)
     except ResultsError as e:
         p.error(str(e))

@@ -179,3 +179,31 @@ def one_line_error(proc, *needles):
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     for needle in needles:
         assert needle in lines[0], lines[0]
+
+
+def run_in_process(script, *args, capsys):
+    """Runs a script's ``__main__`` in this process, for the refusals that end it before it trains (no new
+    process to start: the same code path, in a fraction of the time); returns (exit status, stdout, stderr)."""
+    import runpy
+
+    path = script if os.path.isabs(script) else os.path.join(ROOT, script)
+    argv, sys.argv = sys.argv, [path, *args]
+    try:
+        runpy.run_path(path, run_name="__main__")
+        code = 0
+    except SystemExit as e:
+        code = e.code
+    finally:
+        sys.argv = argv
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def folder_bytes(folder):
+    """Every file under ``folder`` and its bytes: to check that a refusal left a folder as it was."""
+    found = {}
+    for path, _, files in os.walk(folder):
+        for name in files:
+            with open(os.path.join(path, name), "rb") as f:
+                found[os.path.relpath(os.path.join(path, name), folder)] = f.read()
+    return found

@@ -163,8 +163,8 @@ def _damaged_copy(killed_run, tmp_path, damage):
 
 
 @pytest.mark.parametrize("damage", [
-    {"latest/latest.weights.h5": None},  # truncated weights
-    {"latest/latest.weights.h5": b"\x89HDF\r\n\x1a\n" + b"\x00" * 64},  # corrupt weights
+    {"latest/checkpoint.keras": None},  # truncated checkpoint
+    {"latest/checkpoint.keras": b"PK\x03\x04" + b"\x00" * 64},  # corrupt checkpoint
     {"latest/training_metadata.json": b""},  # empty metadata
     {"latest/training_metadata.json": b"{not json"},  # corrupt metadata
 ], ids=["truncated-weights", "corrupt-weights", "empty-metadata", "corrupt-metadata"])
@@ -180,8 +180,8 @@ def test_a_damaged_backup_falls_back_to_the_earlier_checkpoint(damage, killed_ru
 
 
 def test_a_backup_with_nothing_usable_is_one_line_and_keeps_the_history(killed_run, tmp_path):
-    run_dir = _damaged_copy(killed_run, tmp_path, {"latest/latest.weights.h5": b"garbage",
-                                                   "previous/latest.weights.h5": b"garbage"})
+    run_dir = _damaged_copy(killed_run, tmp_path, {"latest/checkpoint.keras": b"garbage",
+                                                   "previous/checkpoint.keras": b"garbage"})
     with open(os.path.join(run_dir, "history.csv")) as f:
         history = f.read()
     resumed = run_script("lenet/LeNet_keras.py", "--resume", run_dir, backend="jax")
