@@ -211,7 +211,7 @@ def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_sche
                               "and TensorBoard installed, on any backend; requirements.txt has both)")
     outputs.add_argument("--resume", type=path, metavar="DIR",
                          help="continue the interrupted run in DIR from its last finished epoch, with its "
-                              "arguments")
+                              "arguments (a run stopped after its last epoch is completed without training)")
     return p
 
 

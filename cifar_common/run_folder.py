@@ -72,9 +72,8 @@ class WriteError(Exception):
 def _partial_name(path):
     """The temporary name a file is written under: ``model.partial.keras`` for ``model.keras`` (Keras and
     matplotlib read the format from the ending, so it stays)."""
-    folder, name = os.path.split(path)
-    ending = ".weights.h5" if name.endswith(".weights.h5") else os.path.splitext(name)[1]
-    return os.path.join(folder, f"{name[:len(name) - len(ending)]}.partial{ending}")
+    stem, ending = os.path.splitext(path)
+    return f"{stem}.partial{ending}"
 
 
 def _sync(path):

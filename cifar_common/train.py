@@ -283,8 +283,9 @@ def seeded_runs(args):
         print(f"run {i + 1} of {len(seeds)}: seed {seed}")
         then = None
         if i + 1 < len(seeds):
-            then = (f"then the remaining runs: {shlex.join(['python', sys.argv[0], '--seed', str(seed + 1), '--runs', str(len(seeds) - i - 1), '--output-dir', study])} "
-                    "(with this command's other flags)")
+            remaining = ["python", sys.argv[0], "--seed", str(seed + 1), "--runs", str(len(seeds) - i - 1),
+                         "--output-dir", study]
+            then = f"then the remaining runs: {shlex.join(remaining)} (with this command's other flags)"
         # _then: what an interrupted run tells the user besides its own --resume (not an argument of the run).
         yield argparse.Namespace(**{**vars(args), "seed": seed, "runs": 1, "output_dir": folder, "_then": then})
     if not writes:

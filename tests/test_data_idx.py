@@ -161,6 +161,19 @@ def test_bad_npz(tmp_path):
     assert "e.npz: not a readable .npz file" in _error(str(tmp_path / "e.npz"))  # pickled arrays are refused
 
 
+def test_the_other_grey_data_set_is_told_by_its_images_per_class():
+    """MNIST's and Fashion-MNIST's files have the same format and names: their official counts per class tell
+    them apart, in any order; other counts (a synthetic set, a subset) are taken as given."""
+    rng = np.random.default_rng(0)
+    for dataset, other in (("mnist", "fashion_mnist"), ("fashion_mnist", "mnist")):
+        splits = [(None, rng.permutation(np.repeat(np.arange(10), counts))) for counts in
+                  data.IDX_LAYOUTS[dataset].label_counts]
+        with pytest.raises(data.DataError, match=f"given --dataset {dataset}|give --dataset {dataset}"):
+            data._check_idx_dataset(splits, other, "/data/here")
+        assert data._check_idx_dataset(splits, dataset, "/data/here") is splits
+        assert data._check_idx_dataset([(None, s[1][1:]) for s in splits], other, "/data/here")  # not the files
+
+
 def test_a_script_given_a_bad_file_says_one_line(tmp_path):
     folder = write_idx(str(tmp_path / "m"))
     _rewrite(folder, NAMES[3], idx_bytes(grey_images(40, 2)[1], magic=2051))
@@ -182,6 +195,10 @@ def test_real_copies(dataset, folder, train_counts):
         pytest.skip(f"real {dataset} not found at {folder}")
     d = data.load(dataset, data_dir=folder)
     assert d.x_train.shape == (60000, 32, 32, 1) and d.x_test.shape == (10000, 32, 32, 1)
+    other = "fashion_mnist" if dataset == "mnist" else "mnist"  # the other set's files are refused
+    with pytest.raises(data.DataError, match=f"these are {data.IDX_LAYOUTS[dataset].name}'s files .* give "
+                                             f"--dataset {dataset}"):
+        data.load(other, data_dir=folder)
     assert np.bincount(d.y_train).tolist() == train_counts and np.bincount(d.y_test).sum() == 10000
     if dataset == "mnist":
         assert d.y_train[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]

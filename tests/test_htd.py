@@ -229,3 +229,26 @@ def test_study_in_parallel_shares_out_the_gpus():
     assert study.process_env(0, 2, [], environ={}) == {}
     assert study.visible_gpus({"CUDA_VISIBLE_DEVICES": "2,3"}) == ["2", "3"]
     assert study.visible_gpus({"CUDA_VISIBLE_DEVICES": ""}) == []
+
+
+def test_study_refuses_a_study_folder_that_is_a_file_and_a_damaged_task(tmp_path, monkeypatch, capsys):
+    study = _study_module()
+
+    def main(*argv):
+        monkeypatch.setattr("sys.argv", ["study.py", *argv])
+        code = study.main()
+        errors = [line for line in capsys.readouterr().err.splitlines() if ": error:" in line]
+        assert code == 2 and len(errors) == 1, errors
+        return errors[0]
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert f"--study-dir {blocker}: exists and is not a folder" in main("--parallel", "2", "--study-dir",
+                                                                        str(blocker), "--runs", "1")
+    folder = tmp_path / "study" / "cifar10" / "htd" / "seed-0"
+    folder.mkdir(parents=True)
+    (folder / "summary.json").write_text("[1, 2]")  # damaged: nothing starts, for any task
+    for argv in (["--parallel", "2"], ["--task", "2"]):
+        assert "summary.json: not a run's summary" in main(*argv, "--study-dir", str(tmp_path / "study"), "--runs", "1",
+                                                           "--datasets", "cifar10")
+    assert not (tmp_path / "study" / "logs").exists() or os.listdir(tmp_path / "study" / "logs") == []

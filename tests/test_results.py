@@ -142,3 +142,27 @@ def test_reproduce_refuses_bad_input(tmp_path):
     # A trial with other flags is not the row's recipe: it never goes into the table's results/.
     one_line_error(run_script(REPRODUCE, "lenet", "--", "--epochs", "2"), "--results-dir")
     one_line_error(run_script(REPRODUCE, "--file", str(tmp_path), "--row", "lenet"), "not a finished run")
+
+
+def test_reproduce_reports_bad_folders_and_flags_in_one_line(tmp_path, monkeypatch, capsys):
+    import reproduce
+
+    def main(*argv):
+        monkeypatch.setattr("sys.argv", ["reproduce.py", *argv])
+        with pytest.raises(SystemExit) as exit_:
+            reproduce.main()
+        return exit_.value.code, capsys.readouterr()
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code, out = main("lenet", "--runs-dir", str(blocker))
+    assert code == 2 and out.err.strip().endswith(f"--runs-dir {blocker}: exists and is not a folder (see --help)")
+    code, out = main("lenet", "--seed", "-5", "--runs-dir", str(tmp_path / "runs"))
+    assert code == 2 and "--seed: must be from 0 to 4294967295, not -5" in out.err
+    # A flag that the run refuses: its own line, and no "run the same command again".
+    code, out = main("lenet", "--runs-dir", str(tmp_path / "runs"), "--results-dir", str(tmp_path / "results"), "--",
+                     "--epochs", "0")
+    assert code == 1
+    assert ("lenet: failed (exit status 2): LeNet_keras.py: error: argument --epochs: must be from 1 to "
+            "2147483647, not 0") in out.out
+    assert "failed: lenet" in out.out.splitlines()[-1] and "run the same command again" not in out.out

@@ -2,7 +2,9 @@
 run, each epoch recorded once."""
 
 import csv
+import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -11,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, check_ok, epochs_done, one_line_error, run_script, summary_of
+from conftest import ROOT, check_ok, epochs_done, folder_bytes, one_line_error, run_in_process, run_script, summary_of
 
 EPOCHS = 8
 
@@ -65,7 +67,8 @@ def test_resume_refuses_a_finished_run_and_other_arguments(small_cifar10, tmp_pa
 
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
 def test_ctrl_c_says_how_to_resume(backend, small_cifar10, tmp_path):
-    run_dir = str(tmp_path / "run")
+    # A folder name with a space and an accent: the printed command is quoted for the shell.
+    run_dir = str(tmp_path / ("run" if backend == "jax" else "my run é"))
     args = [sys.executable, os.path.join(ROOT, "lenet/LeNet_dp_keras.py"), "--data-dir", small_cifar10,
             "--subset", "1024", "--epochs", "50", "--output-dir", run_dir]
     # A process started in the background by a non-interactive shell (as CI may start the suite) inherits
@@ -80,7 +83,10 @@ def test_ctrl_c_says_how_to_resume(backend, small_cifar10, tmp_path):
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
-    assert "Traceback" not in stderr and "interrupted after epoch" in stderr and f"--resume {run_dir}" in stderr
+    assert "Traceback" not in stderr and "interrupted after epoch" in stderr, stderr[-3000:]
+    assert f"--resume {shlex.quote(run_dir)}" in stderr
+    command = stderr.split("continue with: ")[1].splitlines()[0]
+    assert shlex.split(command)[-2:] == ["--resume", run_dir] and shlex.quote(run_dir) in command
     assert os.path.exists(os.path.join(run_dir, "curves.png"))  # the curves so far
     assert summary_of(run_dir)["finished"] is False
 
@@ -224,3 +230,82 @@ def test_killed_again_and_again_it_still_ends_with_every_epoch_once(small_cifar1
     with open(os.path.join(run_dir, "history.csv"), newline="") as f:
         assert [int(r["epoch"]) for r in csv.DictReader(f)] == list(range(1, epochs + 1))
     assert not os.path.exists(os.path.join(run_dir, "backup"))
+
+
+def _history_lines(run_dir):
+    with open(os.path.join(run_dir, "history.csv")) as f:
+        return f.read().splitlines(keepends=True)
+
+
+def _set_history(run_dir, lines):
+    with open(os.path.join(run_dir, "history.csv"), "w") as f:
+        f.write("".join(lines))
+
+
+def _edit_summary(run_dir, edit):
+    path = os.path.join(run_dir, "summary.json")
+    with open(path) as f:
+        summary = json.load(f)
+    edit(summary)
+    with open(path, "w") as f:
+        json.dump(summary, f)
+
+
+def _replace_by(path, kind):
+    shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+    os.mkdir(path) if kind == "folder" else open(path, "w").close()
+
+
+DAMAGE = {  # what a user can leave behind, and what the one line says of it
+    "summary-a-list": (lambda d: open(os.path.join(d, "summary.json"), "w").write("[1, 2]"),
+                       "summary.json: not a run's summary (a JSON list"),
+    "summary-a-folder": (lambda d: _replace_by(os.path.join(d, "summary.json"), "folder"),
+                         "summary.json: cannot be read (Is a directory)"),
+    "argument-of-another-type": (lambda d: _edit_summary(d, lambda s: s["arguments"].update(epochs="eight")),
+                                 "its argument epochs is 'eight', which --epochs does not take"),
+    "argument-out-of-range": (lambda d: _edit_summary(d, lambda s: s["arguments"].update(batch_size=0)),
+                              "its argument batch_size is 0, which --batch-size does not take"),
+    "history-cell-not-a-number": (lambda d: _set_history(d, [line.replace(line.split(",")[2], "abc", 1) if i == 2
+                                                             else line for i, line in enumerate(_history_lines(d))]),
+                                  "history.csv: line 3 is damaged"),
+    "history-rows-duplicated": (lambda d: _set_history(d, _history_lines(d)[:3] + _history_lines(d)[2:]),
+                                "history.csv: epoch 2 appears 2 times"),
+    "history-rows-missing": (lambda d: _set_history(d, _history_lines(d)[:2] + _history_lines(d)[3:]),
+                             "history.csv: epoch 2 missing"),
+    "backup-a-file": (lambda d: _replace_by(os.path.join(d, "backup"), "file"), "backup: not a folder"),
+    # What Keras's own backup callback left when a run was killed after its last epoch: no backup at all.
+    "backup-lost": (lambda d: shutil.rmtree(os.path.join(d, "backup")), "but there is no backup to continue from"),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_a_damaged_run_folder_is_refused_in_one_line_and_left_as_it_was(damage, killed_run, tmp_path, capsys):
+    """Refused before anything is written (run in this process: the refusals come before any training).
+    The lock file of the killed run is taken over and given back, as by any resume."""
+    run_dir = str(tmp_path / "run")
+    shutil.copytree(killed_run, run_dir)
+    make, message = DAMAGE[damage]
+    make(run_dir)
+    before = folder_bytes(run_dir)
+    code, _, stderr = run_in_process("lenet/LeNet_keras.py", "--resume", run_dir, capsys=capsys)
+    errors = [line for line in stderr.splitlines() if ": error:" in line]
+    assert code == 2 and len(errors) == 1 and "Traceback" not in stderr, stderr
+    assert message in errors[0], errors[0]
+    after = folder_bytes(run_dir)
+    assert {k: v for k, v in after.items() if k != "training.lock"} == {
+        k: v for k, v in before.items() if k != "training.lock"}
+
+
+def test_a_history_row_cut_short_is_an_interrupted_epoch(killed_run, tmp_path):
+    """A full disk cut the row being appended (as runs appended rows before the history was written whole):
+    that epoch is trained again."""
+    run_dir = str(tmp_path / "run")
+    shutil.copytree(killed_run, run_dir)
+    with open(os.path.join(run_dir, "history.csv"), "a") as f:
+        f.write(f"{epochs_done(run_dir) + 1},0.001,1.39,0.515625,")
+    resumed = run_script("lenet/LeNet_keras.py", "--resume", run_dir, backend="jax")
+    check_ok(resumed)
+    summary = summary_of(run_dir)
+    assert summary["finished"] and summary["epochs"] == EPOCHS
+    with open(os.path.join(run_dir, "history.csv"), newline="") as f:
+        assert [int(r["epoch"]) for r in csv.DictReader(f)] == list(range(1, EPOCHS + 1))

@@ -129,6 +129,10 @@ def test_bad_flag_value_is_one_line(tmp_path):
     (["--seed", str(2**32)], "--seed: must be from 0 to 4294967295, not 4294967296"),
     (["--weight-decay", "-1e-4"], "--weight-decay: must be 0 or more, not -1e-4"),
     (["--weight-decay=-1e-4"], "--weight-decay: must be 0 or more, not -1e-4"),
+    (["--batch-size", str(10**20)], f"--batch-size: must be from 1 to 2147483647, not {10**20}"),
+    (["--epochs", str(2**31)], f"--epochs: must be from 1 to 2147483647, not {2**31}"),
+    (["--output-dir", ""], "--output-dir: must not be empty"),
+    (["--resume", ""], "--resume: must not be empty"),
 ])
 def test_numbers_out_of_range_are_refused_when_parsed(flags, message, capsys):
     from cifar_common import cli
@@ -170,6 +174,27 @@ def test_divergence_stops_at_its_first_epoch_with_one_line(small_cifar10, tmp_pa
     # Resumable like any interrupted run: with the same rate it diverges again, and says so the same way.
     again = run_script("lenet/LeNet_keras.py", "--resume", run_dir, backend="jax")
     assert again.returncode == 3 and "diverged in epoch 1" in again.stderr and "Traceback" not in again.stderr
+
+
+@pytest.mark.parametrize("logs,diverged", [
+    ({"loss": 2.3, "val_loss": 2.2}, None),
+    ({"loss": 2.3, "val_loss": 1e30}, None),  # a held-out loss that is huge but a number: the weights may recover
+    ({"loss": float("nan"), "val_loss": 2.2}, "training loss nan, test loss 2.2"),
+    ({"loss": 3.2e20, "val_loss": float("nan")}, "training loss 3.2e+20, test loss nan"),  # LeNet_dp at --lr 80
+    ({"loss": 2.3, "val_loss": float("nan")}, "training loss 2.3, test loss nan"),
+    ({"loss": 2e6, "val_loss": 2.2}, "training loss 2e+06, test loss 2.2"),  # beyond any meaningful loss
+    ({"loss": float("inf")}, "training loss inf"),
+])
+def test_divergence_is_a_loss_that_is_no_number_or_beyond_any_meaning(logs, diverged):
+    from cifar_common import train
+
+    stop = train._StopOnDivergence("test")
+    if diverged is None:
+        stop.on_epoch_end(4, logs)
+        return
+    with pytest.raises(train.Diverged) as e:
+        stop.on_epoch_end(4, logs)
+    assert e.value.epoch == 5 and e.value.losses == diverged
 
 
 def test_a_dead_network_is_warned_about():
@@ -244,7 +269,7 @@ def test_validation_split_keeps_the_test_set_out_of_training(small_cifar10, tmp_
     best = max(rows, key=lambda r: float(r["val_accuracy"]))
     assert summary["best_epoch"] == {"epoch": int(best["epoch"]), "val_accuracy": float(best["val_accuracy"])}
     assert summary["test_accuracy_of"] == f"the model of epoch {best['epoch']}, best on validation"
-    assert not os.path.exists(os.path.join(run_dir, "best_on_validation.weights.h5"))
+    assert not os.path.exists(os.path.join(run_dir, "best_on_validation.keras"))  # kept only until finished
     _check_saved_model(run_dir, small_cifar10, summary)
 
 

@@ -4,6 +4,7 @@ evaluation's arithmetic and the image reading on their own."""
 import glob
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -48,9 +49,24 @@ def _images(folder):
         raw = f.read()
     with open(os.path.join(folder, "cut.jpg"), "wb") as f:
         f.write(raw[: len(raw) // 2])
+    with open(os.path.join(folder, "bomb.png"), "wb") as f:
+        f.write(_png_header(40_000, 40_000))  # 1.6 billion pixels announced: Pillow refuses it as a bomb
+    os.mkfifo(os.path.join(folder, "fifo.png"))  # opening it would wait for a writer forever
     good = [os.path.join(folder, n) for n in ("seven.jpg", "half-transparent.png", "grey.png")]
-    bad = [os.path.join(folder, n) for n in ("notes.txt", "cut.jpg", "missing.png")]
+    bad = [os.path.join(folder, n) for n in ("notes.txt", "cut.jpg", "missing.png", "bomb.png", "fifo.png")]
     return good, bad
+
+
+def _png_header(width, height):
+    """The first chunks of a PNG file that announces an 8-bit grey image of width x height pixels."""
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
 
 
 def test_mnist_run_tensorboard_evaluate_predict(tmp_path):
@@ -91,12 +107,14 @@ def test_mnist_run_tensorboard_evaluate_predict(tmp_path):
     assert again["backend"] == "torch" and again["accuracy"] == pytest.approx(report["accuracy"], abs=1 / 128)
 
     good, bad = _images(str(tmp_path / "images"))
-    proc = run_script("tools/predict.py", run_dir, *bad[:2], *good, bad[2])
+    proc = run_script("tools/predict.py", run_dir, *bad[:2], *good, *bad[2:], timeout=120)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     errors = [line for line in proc.stderr.splitlines() if ": error:" in line]
-    assert len(errors) == 3 and "Traceback" not in proc.stderr
+    assert len(errors) == 5 and "Traceback" not in proc.stderr
     assert "notes.txt: not an image file" in errors[0] and "cut.jpg: cannot be read as an image" in errors[1]
     assert "missing.png: no such file" in errors[2]
+    assert "bomb.png: refused as a possible decompression bomb" in errors[3]
+    assert "fifo.png: not a regular file" in errors[4]
     lines = proc.stdout.strip().splitlines()
     assert [line.split(":")[0] for line in lines] == good
     for line in lines:  # five digits, probabilities in falling order
@@ -104,6 +122,41 @@ def test_mnist_run_tensorboard_evaluate_predict(tmp_path):
         assert len(pairs) == 5 and {name for name, _, _ in pairs} <= set("0123456789")
         probs = [float(p) for _, p, _ in pairs]
         assert probs == sorted(probs, reverse=True) and sum(probs) <= 100.05
+
+
+    # A model of another data set in a run folder: one line, and evaluate.py writes nothing.
+    cifar_run = tmp_path / "cifar-run"
+    shutil.copytree(run_dir, cifar_run, ignore=shutil.ignore_patterns("evaluation", "tensorboard"))
+    summary["arguments"]["dataset"], summary["data"]["class_names"] = "cifar10", list(data.CIFAR10_NAMES)
+    (cifar_run / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(trained.RunError, match=r"model takes images of 32 x 32 x 1 and answers 10 classes, but the "
+                                               r"run's data \(cifar10\) has images of 32 x 32 x 3"):
+        trained.load_run(str(cifar_run))
+    summary["arguments"]["dataset"], summary["data"]["class_names"] = "cifar100", list(data.CIFAR100_NAMES)
+    (cifar_run / "summary.json").write_text(json.dumps(summary))
+    proc = run_script("tools/evaluate.py", str(cifar_run), "--data-dir", mnist)
+    one_line_error(proc, "not this run's model")
+    assert not (cifar_run / "evaluation").exists()
+
+
+def test_an_evaluation_that_fails_half_way_leaves_none(tmp_path, monkeypatch):
+    images = np.zeros((4, 4, 4, 1), np.uint8)
+    labels = np.array([1, 2, 2, 1], np.int32)
+    test = data.Data(None, None, None, None, images, labels, 3, ["a", "b", "c"], "stub")
+    run = _stub_run("mnist")
+    run.folder = str(tmp_path)
+    report = trained.evaluate(run, test)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")  # a stand-in for the figure's write on a full disk
+
+    monkeypatch.setattr(trained, "plot_wrong", full_disk)
+    with pytest.raises(trained.RunError, match=r"evaluation: cannot be written \(No space left on device\)"):
+        trained.write_evaluation(run, report, test)
+    assert os.listdir(tmp_path) == []  # neither evaluation/ nor a half-written one
+    monkeypatch.undo()
+    assert sorted(os.listdir(trained.write_evaluation(run, report, test))) == [
+        "confusion-matrix.png", "evaluation.json", "most-confidently-wrong.png", "per-class.md"]
 
 
 def test_cifar_run_on_jax_evaluated_on_tensorflow(small_cifar10, tmp_path):
@@ -173,6 +226,25 @@ def test_read_image_sizes_modes_and_padding(tmp_path):
     assert colour.shape == (32, 32, 3)
     with pytest.raises(trained.RunError, match="a folder, not an image file"):
         trained.read_image(str(tmp_path), "cifar10")
+
+
+def test_images_of_more_than_8_bits_are_scaled_from_their_own_range(tmp_path):
+    from PIL import Image
+
+    # A 16-bit grey PNG, half bright: 32896 of 65535 (Pillow's own conversion makes any value above 255 white).
+    Image.fromarray(np.full((28, 28), 128 * 257, np.uint16)).save(tmp_path / "sixteen.png")
+    assert Image.open(tmp_path / "sixteen.png").mode.startswith("I")
+    pixels = trained.read_image(str(tmp_path / "sixteen.png"), "mnist")[2:30, 2:30]
+    assert (pixels == 128).all()
+    # Float TIFFs: within 0..1 as fractions of white; otherwise from their darkest to their brightest pixel.
+    ramp = np.linspace(0, 1, 32 * 32, dtype=np.float32).reshape(32, 32)
+    Image.fromarray(ramp).save(tmp_path / "unit.tif")
+    Image.fromarray(ramp * 4000 - 1000).save(tmp_path / "wide.tif")
+    for name in ("unit.tif", "wide.tif"):
+        assert Image.open(tmp_path / name).mode == "F"
+        image = trained.read_image(str(tmp_path / name), "cifar10")
+        assert image.shape == (32, 32, 3) and image.min() <= 2 and image.max() >= 253, name
+        assert 120 <= image.mean() <= 135, name  # a ramp from black to white, not clipped to either
 
 
 def test_a_folder_that_is_no_finished_run(tmp_path):
