@@ -65,7 +65,8 @@ def _pyplot():
 
 def _save(fig, path):
     fig.tight_layout()
-    fig.savefig(path, dpi=72)
+    with run_folder.replacing(path) as partial:  # whole or not at all
+        fig.savefig(partial, dpi=72)
     _pyplot().close(fig)
     print(f"wrote {path}")
 

@@ -126,7 +126,8 @@ def figure(groups, path):
         row[1].legend()
         row[0].set_title(f"{dataset}: {setup}", loc="left", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    with run_folder.replacing(path) as partial:  # whole or not at all
+        fig.savefig(partial, dpi=80)
     plt.close(fig)
 
 
@@ -148,9 +149,8 @@ def main(argv=None):
         os.makedirs(out, exist_ok=True)
         figure(groups, paths[0])
         text = table(groups)
-        with open(paths[1], "w") as f:
-            f.write(text)
-    except (CompareError, OSError) as e:
+        run_folder.write_text(paths[1], text)
+    except (CompareError, OSError, run_folder.WriteError) as e:
         print(f"{p.prog}: error: {e}", file=sys.stderr)
         sys.exit(2)
     for path in unfinished:

@@ -17,7 +17,6 @@ Flags after "--" go to every script (say, "-- --epochs 2 --subset 500" for a tri
 only where --results-dir says, never into the table's results/.
 """
 
-import json
 import os
 import shutil
 import signal
@@ -27,7 +26,7 @@ import time
 
 from rows import BY_NAME, FILED, ROWS, ResultsError, check_run, read_summary, smallest_first
 
-from cifar_common import cli
+from cifar_common import cli, run_folder
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -63,9 +62,7 @@ def file_run(run_dir, row, results_dir, additions=None):
     os.makedirs(target)
     for f in FILED[1:]:
         shutil.copy2(os.path.join(run_dir, f), target)
-    with open(os.path.join(target, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=2)
-        f.write("\n")
+    run_folder.write_summary(target, summary)
     return target
 
 

@@ -17,7 +17,7 @@ import sys
 
 from rows import ROWS, UPSTREAM, ResultsError, check_run, read_summary
 
-from cifar_common import cli
+from cifar_common import cli, run_folder
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 README = os.path.join(os.path.dirname(HERE), "README.md")
@@ -120,8 +120,7 @@ def main():
         print("README.md's results table agrees with results/")
         return
     if new != text:
-        with open(README, "w") as f:
-            f.write(new)
+        run_folder.write_text(README, new)  # whole or not at all
     print(f"{README}: results table written ({sum(bool(runs(r)) for r in ROWS)} of {len(ROWS)} rows measured)")
 
 

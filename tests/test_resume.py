@@ -176,13 +176,8 @@ def _damaged_copy(killed_run, tmp_path, damage):
 ], ids=["truncated-weights", "corrupt-weights", "empty-metadata", "corrupt-metadata"])
 def test_a_damaged_backup_falls_back_to_the_earlier_checkpoint(damage, killed_run, tmp_path):
     run_dir = _damaged_copy(killed_run, tmp_path, damage)
-    resumed = run_script("lenet/LeNet_keras.py", "--resume", run_dir, backend="jax")
-    check_ok(resumed)
+    resumed = _resumed_to_the_end(run_dir, EPOCHS)
     assert "the last backup was damaged" in resumed.stdout and "resuming from the one before it" in resumed.stdout
-    summary = summary_of(run_dir)
-    assert summary["finished"] and summary["epochs"] == EPOCHS
-    with open(os.path.join(run_dir, "history.csv"), newline="") as f:
-        assert [int(r["epoch"]) for r in csv.DictReader(f)] == list(range(1, EPOCHS + 1))
 
 
 def test_a_backup_with_nothing_usable_is_one_line_and_keeps_the_history(killed_run, tmp_path):
@@ -223,6 +218,11 @@ def test_killed_again_and_again_it_still_ends_with_every_epoch_once(small_cifar1
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         assert summary_of(run_dir)["finished"] is False, f"kill {i + 1} came after the run had finished"
+    _resumed_to_the_end(run_dir, epochs)
+
+
+def _resumed_to_the_end(run_dir, epochs):
+    """Resumes the LeNet run in ``run_dir`` (JAX); it must end finished, every epoch once, its backup gone."""
     resumed = run_script("lenet/LeNet_keras.py", "--resume", run_dir, backend="jax")
     check_ok(resumed)
     summary = summary_of(run_dir)
@@ -230,6 +230,7 @@ def test_killed_again_and_again_it_still_ends_with_every_epoch_once(small_cifar1
     with open(os.path.join(run_dir, "history.csv"), newline="") as f:
         assert [int(r["epoch"]) for r in csv.DictReader(f)] == list(range(1, epochs + 1))
     assert not os.path.exists(os.path.join(run_dir, "backup"))
+    return resumed
 
 
 def _history_lines(run_dir):
@@ -303,9 +304,4 @@ def test_a_history_row_cut_short_is_an_interrupted_epoch(killed_run, tmp_path):
     shutil.copytree(killed_run, run_dir)
     with open(os.path.join(run_dir, "history.csv"), "a") as f:
         f.write(f"{epochs_done(run_dir) + 1},0.001,1.39,0.515625,")
-    resumed = run_script("lenet/LeNet_keras.py", "--resume", run_dir, backend="jax")
-    check_ok(resumed)
-    summary = summary_of(run_dir)
-    assert summary["finished"] and summary["epochs"] == EPOCHS
-    with open(os.path.join(run_dir, "history.csv"), newline="") as f:
-        assert [int(r["epoch"]) for r in csv.DictReader(f)] == list(range(1, EPOCHS + 1))
+    _resumed_to_the_end(run_dir, EPOCHS)
