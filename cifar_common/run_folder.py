@@ -335,12 +335,19 @@ def _check_epochs(epochs, path):
                       "edited by hand?)")
 
 
+def _read_checkpoint_epoch(folder):
+    """The epoch a checkpoint folder of backup/ holds, from its metadata (which may be damaged: raises)."""
+    with open(os.path.join(folder, METADATA)) as f:
+        epoch = json.load(f)["epoch"]
+    if not isinstance(epoch, int) or epoch < 0:
+        raise ValueError(f"{METADATA}: epoch {epoch!r}")
+    return epoch
+
+
 def _checkpoint_epoch(folder):
-    """The epoch a checkpoint folder of backup/ holds, from its metadata; None where that is unreadable."""
+    """``_read_checkpoint_epoch``, or None where the metadata is unreadable."""
     try:
-        with open(os.path.join(folder, METADATA)) as f:
-            epoch = json.load(f)["epoch"]
-        return epoch if isinstance(epoch, int) and epoch >= 0 else None
+        return _read_checkpoint_epoch(folder)
     except (OSError, KeyError, TypeError, ValueError):
         return None
 
@@ -428,10 +435,7 @@ class Backup(keras.callbacks.Callback):
 
     @staticmethod
     def _load(model, folder):
-        with open(os.path.join(folder, METADATA)) as f:
-            epoch = json.load(f)["epoch"]
-        if not isinstance(epoch, int) or epoch < 0:
-            raise ValueError(f"{METADATA}: epoch {epoch!r}")
+        epoch = _read_checkpoint_epoch(folder)
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)  # its variables are in the checkpoint
         path = os.path.join(folder, CHECKPOINT)

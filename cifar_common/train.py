@@ -461,7 +461,7 @@ class Run:
         # folder as it was.
         restored = backup.restore(model) if args.resume else 0
         self._training = True
-        summary = self._start_summary(model, restored)
+        summary = self._start_summary(model)
         self._print_start(model, summary, restored)
         held_out = "val" if args.val_split else "test"
         held_out_images, held_out_labels = ((self.data.x_val, self.data.y_val) if args.val_split
@@ -553,7 +553,7 @@ class Run:
                                      callbacks=[_LogsInTheLoop()] if self.cluster else None)
         return float(accuracy)
 
-    def _start_summary(self, model, restored):
+    def _start_summary(self, model):
         """summary.json as the run starts (``"finished": false``); ``_finish_summary`` completes it."""
         args, previous = self.args, self.previous or {}
         backend = keras.backend.backend()
@@ -636,7 +636,7 @@ class Run:
         resuming = ""
         if self.args.resume:
             resuming = (f" (resuming after epoch {restored}, from its last backup)" if restored < self.args.epochs
-                        else f" (every epoch was trained: completing the run from its last backup)")
+                        else " (every epoch was trained: completing the run from its last backup)")
         print(f"run folder: {self.folder}{resuming}" + ("" if self.writes else "; process 0 writes it"))
         if self.cluster:
             print(f"process {self.cluster.index} of {self.cluster.processes} ({self.cluster.launcher}), on "
