@@ -1,13 +1,16 @@
 """How fast the collection trains, as a ratio against plain Keras measured in the same invocation.
 
-Three contenders train the same network on the same data, each in a fresh process, as a user would start it:
+Three contenders (four with ``--pytorch``) train the same network on the same data, each in a fresh process, as
+a user would start it:
 
 * ``plain``: ``benchmarks/plain_keras.py``, the network without its crop-and-flip layer, compiled and fitted
   the plain Keras way (``jit_compile`` left to Keras, ``model.fit`` on the NumPy arrays, the test set as
   validation data, no other callback);
 * ``plain+augment``: the same with the collection's crop-and-flip layer kept in the network;
 * ``collection``: the script itself (schedule, history, backups, run folder, progress bar: everything a
-  user's run pays).
+  user's run pays);
+* ``pytorch``, with ``--pytorch`` (ResNet only): ``benchmarks/plain_torch.py``, the same network, crop and
+  mirror in a plain PyTorch training loop, what a user would pick instead of Keras on a CPU.
 
 All three run with the same TensorFlow settings, the collection's: TensorFlow's oneDNN CPU kernels on
 (``cifar_common/__init__.py`` turns them on where TensorFlow leaves them off; a plain script started by hand
@@ -24,6 +27,7 @@ validation on the 10000 test images, callbacks); images per second count the tra
     KERAS_BACKEND=jax python benchmarks/speed.py resnet/ResNet_keras.py --depth 20 --mixed-precision \\
         --data-dir ~/cifar-10-batches-py --json resnet20-jax.json
     python benchmarks/speed.py lenet/LeNet_dp_da_wd_keras.py --synthetic --steps 50   # no data needed
+    python benchmarks/speed.py resnet/ResNet_keras.py --depth 20 --pytorch --data-dir D --steps 100
 
 Flags the benchmark does not know are the script's own model flags (``--depth 20``); they go to every
 contender. The figures go to stdout and, with ``--json``, to a file.
@@ -46,6 +50,7 @@ sys.path.insert(0, ROOT)
 from cifar_common import cli, devices  # noqa: E402
 
 CONTENDERS = ("plain", "plain+augment", "collection")
+PYTORCH_TWIN = "resnet/ResNet_keras.py"  # the one script benchmarks/plain_torch.py writes in PyTorch
 BACKENDS = ("tensorflow", "jax", "torch")
 
 
@@ -83,6 +88,9 @@ def _command(contender, args, extra, work, tag):
         return [sys.executable, os.path.join(ROOT, args.script), *common, *extra, "--jit", args.jit,
                 "--output-dir", run_dir], run_dir
     timings = os.path.join(work, f"{tag}.json")
+    if contender == "pytorch":
+        return [sys.executable, os.path.join(ROOT, "benchmarks", "plain_torch.py"), *common, *extra,
+                "--json", timings], timings
     cmd = [sys.executable, os.path.join(ROOT, "benchmarks", "plain_keras.py"), args.script, *common, *extra,
            "--json", timings]
     if contender == "plain+augment":
@@ -147,24 +155,30 @@ def main():
     p.add_argument("--epochs", type=cli.positive_int, default=3, metavar="N",
                    help="epochs a run, the first not counted (default: 3)")
     p.add_argument("--repeats", type=cli.positive_int, default=2, metavar="N",
-                   help="rounds over the three contenders (default: 2)")
+                   help="rounds over the contenders (default: 2)")
     p.add_argument("--mixed-precision", action="store_true", help="every contender computes in bfloat16")
     p.add_argument("--jit", choices=devices.JIT_CHOICES, default="auto",
                    help="the collection's --jit; the plain baseline always leaves it to Keras (default: auto)")
+    p.add_argument("--pytorch", action="store_true",
+                   help=f"a fourth contender: the same network in a plain PyTorch loop ({PYTORCH_TWIN} only)")
     p.add_argument("--json", metavar="FILE", help="write the figures to FILE")
     args, extra = p.parse_known_args()
     if args.json and os.path.exists(args.json):
         p.error(f"--json {args.json}: exists; choose another file")
     if not os.path.isfile(os.path.join(ROOT, args.script)):
         p.error(f"{args.script}: no such script in the collection")
+    if args.pytorch and os.path.normpath(args.script) != PYTORCH_TWIN:
+        p.error(f"--pytorch: benchmarks/plain_torch.py has {PYTORCH_TWIN}'s network only, not {args.script}'s")
+    contenders = CONTENDERS + (("pytorch",) if args.pytorch else ())
 
     env = {**os.environ, "KERAS_BACKEND": args.backend, "PYTHONUNBUFFERED": "1"}
     with tempfile.TemporaryDirectory(prefix="speed-") as work:
         if args.synthetic:
             args.data_dir = write_synthetic(os.path.join(work, "cifar-10-batches-py"))
-        rounds = {c: [] for c in CONTENDERS}
+        rounds = {c: [] for c in contenders}
         for r in range(args.repeats):
-            order = CONTENDERS[r % 3:] + CONTENDERS[:r % 3]
+            turn = r % len(contenders)
+            order = contenders[turn:] + contenders[:turn]
             for contender in order:
                 try:
                     result = run_contender(contender, args, extra, work, f"{contender}-{r}", env)
@@ -186,7 +200,7 @@ def main():
     # Each round's ratio to that round's plain run, then their median: pairing keeps a ratio meaningful while
     # the machine's speed drifts from round to round.
     ratios = {c: round(statistics.median(r["seconds_per_epoch"] / p["seconds_per_epoch"]
-                                         for r, p in zip(rounds[c], rounds["plain"])), 3) for c in CONTENDERS[1:]}
+                                         for r, p in zip(rounds[c], rounds["plain"])), 3) for c in contenders[1:]}
     report = {
         "script": args.script, "model_flags": extra, "backend": args.backend, "batch_size": args.batch_size,
         "steps": args.steps, "epochs": args.epochs, "repeats": args.repeats,
@@ -194,12 +208,14 @@ def main():
         "data": "synthetic" if args.synthetic else args.data_dir,
         "machine": devices.machine(),
         "python": platform.python_version(), **versions(args.backend, env),
+        **({"pytorch_version": versions("torch", {**env, "KERAS_BACKEND": "torch"}).get("backend_version")}
+           if args.pytorch else {}),
         "date": time.strftime("%Y-%m-%d"), "figures": figures,
         "ratio_to_plain": ratios,
     }
     print(f"\n{args.script} {' '.join(extra)}".rstrip() + f": {args.backend}, batch {args.batch_size}, median of "
           f"{args.repeats} round{'s' if args.repeats > 1 else ''}")
-    for contender in CONTENDERS:
+    for contender in contenders:
         f = figures[contender]
         ratio = "" if contender == "plain" else f"  {ratios[contender]:.2f} x plain"
         print(f"  {contender:13s} {f['seconds_per_epoch']:8.3f} s an epoch  {f['train_images_per_second']:9.0f} "

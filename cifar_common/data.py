@@ -582,3 +582,28 @@ def load(dataset="cifar10", data_dir=None, subset=None, val_split=0, seed=0):
         source=source,
         mirrorable=mirrorable(dataset),
     )
+
+
+def batches(images, labels, batch_size, shuffle=False):
+    """The images (and labels) as TensorFlow's ``tf.data`` batches, for ``model.fit``, ``evaluate`` and
+    ``predict`` on the TensorFlow backend; the other backends take the NumPy arrays themselves.
+
+    Keras turns NumPy arrays into a ``tf.data`` pipeline with autotuning. Deleting an iterator before its data
+    ran out (Keras does after every epoch's validation and at the end of every ``fit``, ``evaluate`` and
+    ``predict``) waits for the autotuning thread to wake up from sleeps that double up to a minute: an epoch
+    or a call ended up to that long after its work was done, the machine idle (benchmarks/tf_data_stall.py,
+    TensorFlow 2.21). The same batches without
+    autotuning: ``batch_size`` images at a time in their order, or with ``shuffle`` in a new order every
+    epoch (TensorFlow's seeded generator draws it, as it draws Keras's), the last batch the remainder, the
+    next one gathered while a step runs.
+    """
+    import tensorflow as tf
+
+    arrays = (tf.constant(images),) if labels is None else (tf.constant(images), tf.constant(labels))
+    order = tf.data.Dataset.range(len(images))
+    if shuffle:
+        order = order.shuffle(len(images), reshuffle_each_iteration=True)
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return (order.batch(batch_size).map(lambda i: tuple(tf.gather(a, i) for a in arrays)).prefetch(1)
+            .with_options(options))

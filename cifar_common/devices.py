@@ -411,7 +411,15 @@ def machine():
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+            info = f.read().splitlines()
+        cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
+        # The vector instructions decide a CPU's training speed more than its name does (a virtual machine's
+        # "AMD EPYC" is several generations); BF16 ones are what --mixed-precision needs to pay.
+        flags = set(next((line.split(":", 1)[1].split() for line in info if line.startswith("flags")), []))
+        widest = next((name for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"))
+                       if flag in flags), None)
+        bf16 = "BF16" if flags & {"avx512_bf16", "amx_bf16"} else None
+        cpu += f" ({', '.join(n for n in (widest, bf16) if n)})" if widest else ""
     except (OSError, StopIteration):
         pass
     gpus = gpu_names()

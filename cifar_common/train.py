@@ -485,11 +485,14 @@ class Run:
         if self.cluster:  # each process feeds its part of every global batch
             train_data = (self._process_batches(*train_data, shuffle=True),)
             held_out_data = self._process_batches(*held_out_data)
+        elif keras.backend.backend() == "tensorflow":  # Keras's own pipeline stalls as fit ends (data.batches)
+            train_data = (data.batches(*train_data, args.batch_size, shuffle=True),)
+            held_out_data = data.batches(*held_out_data, args.batch_size)
         with interrupts.active():
             # From the restored epoch on; a run that had trained every epoch trains none (only what follows).
-            model.fit(*train_data, batch_size=None if self.cluster else args.batch_size, epochs=args.epochs,
+            model.fit(*train_data, batch_size=None if len(train_data) == 1 else args.batch_size, epochs=args.epochs,
                       initial_epoch=restored, validation_data=held_out_data, callbacks=callbacks,
-                      shuffle=not self.cluster,  # ProcessBatches shuffles; Keras would reorder its batches too
+                      shuffle=len(train_data) == 2,  # the batches shuffle; Keras would reorder them too
                       verbose=1 if self.writes else 0)
             test_accuracy = self._test_accuracy(model)
             if not self.writes:
@@ -547,9 +550,12 @@ class Run:
             raise run_folder.OutputError(f"{os.path.join(self.folder, run_folder.BEST_MODEL)}: cannot be loaded "
                                          f"({e}); the model of the best validation epoch is lost") from None
         devices.barrier("best model read")
-        test = ((self._process_batches(self.data.x_test, self.data.y_test),) if self.cluster
-                else (self.data.x_test, self.data.y_test))
-        _, accuracy = model.evaluate(*test, batch_size=None if self.cluster else self.args.batch_size, verbose=0,
+        test = (self.data.x_test, self.data.y_test)
+        if self.cluster:
+            test = (self._process_batches(*test),)
+        elif keras.backend.backend() == "tensorflow":
+            test = (data.batches(*test, self.args.batch_size),)
+        _, accuracy = model.evaluate(*test, batch_size=None if len(test) == 1 else self.args.batch_size, verbose=0,
                                      callbacks=[_LogsInTheLoop()] if self.cluster else None)
         return float(accuracy)
 

@@ -39,6 +39,69 @@ def test_speed_compares_the_collection_with_plain_keras(small_cifar10, tmp_path)
     one_line_error(_run("benchmarks/speed.py", "lenet/LeNet_keras.py", "--synthetic", "--json", str(out)), "exists")
 
 
+def test_speed_adds_the_plain_pytorch_loop_for_resnet(small_cifar10, tmp_path):
+    out = tmp_path / "speed.json"
+    proc = _run("benchmarks/speed.py", "resnet/ResNet_keras.py", "--depth", "8", "--pytorch", "--data-dir",
+                small_cifar10, "--steps", "2", "--epochs", "2", "--repeats", "1", "--json", str(out))
+    check_ok(proc)
+    report = json.loads(out.read_text())
+    assert list(report["figures"]) == ["plain", "plain+augment", "collection", "pytorch"]
+    (one_round,) = report["figures"]["pytorch"]["rounds"]
+    assert len(one_round["epoch_seconds"]) == 2 and one_round["train_images"] == 256
+    assert report["ratio_to_plain"]["pytorch"] > 0 and report["pytorch_version"].startswith("2.")
+    one_line_error(_run("benchmarks/speed.py", "lenet/LeNet_keras.py", "--pytorch", "--synthetic"),
+                   "--pytorch", "resnet/ResNet_keras.py")
+
+
+def test_pytorch_baseline_has_the_keras_network_and_its_crop():
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import plain_torch
+    import torch
+
+    from cifar_common import train
+    sys.path.insert(0, os.path.join(ROOT, "results"))
+    from rows import ROWS
+    from test_augment import _locate, _unique_images
+    from test_models import TinyData
+
+    rows = {r.name: r.parameters for r in ROWS}
+    for depth in (20, 32, 110):  # the Keras network's weights, moving statistics included
+        assert plain_torch.weights_count(plain_torch.PreactResNet(depth)) == rows[f"resnet-{depth}"]
+    keras_model = train.import_script("resnet/ResNet_keras.py").build_model(TinyData(10), 1e-4, depth=20)
+    assert keras_model.count_params() == rows["resnet-20"]
+    images = _unique_images(64)
+    out = plain_torch.random_crop_flip(torch.from_numpy(images).permute(0, 3, 1, 2), 4,
+                                       torch.Generator().manual_seed(0)).permute(0, 2, 3, 1).numpy()
+    found = [_locate(o, i) for o, i in zip(out, images)]
+    assert None not in found  # every output a window of its own zero-padded (or mirrored) image
+    assert {f[2] for f in found} == {False, True} and len({f[:2] for f in found}) > 20
+
+
+def test_tf_data_stall_times_both_feeds(small_cifar10, tmp_path):
+    out = tmp_path / "stall.json"
+    proc = _run("benchmarks/tf_data_stall.py", "lenet/LeNet_keras.py", "--data-dir", small_cifar10, "--steps", "2",
+                "--epochs", "2", "--runs", "1", "--json", str(out))
+    check_ok(proc)
+    feeds = json.loads(out.read_text())["feeds"]
+    for feed in ("arrays", "batches"):
+        (run,) = feeds[feed]["runs"]
+        assert len(run["after_training"]) == len(run["after_validation"]) == len(run["epoch_seconds"]) == 2
+        assert all(0 <= w < e for w, e in zip(run["after_training"], run["epoch_seconds"]))
+    one_line_error(_run("benchmarks/tf_data_stall.py", "lenet/LeNet_keras.py", "--data-dir", small_cifar10,
+                        "--json", str(out)), "exists")
+
+
+def test_step_times_the_bare_step_with_and_without_the_crop(tmp_path):
+    for flags in ((), ("--no-augment",)):
+        out = tmp_path / f"step{len(flags)}.json"
+        check_ok(_run("benchmarks/step.py", "resnet/ResNet_keras.py", "--depth", "8", "--steps", "3", *flags,
+                      "--json", str(out)))
+        report = json.loads(out.read_text())
+        assert report["augment"] is not flags and len(report["step_seconds"]) == 3
+        assert report["ms_per_step"] == pytest.approx(1000 * sorted(report["step_seconds"])[1], abs=0.1)
+    one_line_error(_run("benchmarks/step.py", "resnet/ResNet_keras.py", "--width", "3"), "--width")
+
+
 def test_speed_refuses_an_unknown_model_flag(small_cifar10):
     proc = _run("benchmarks/speed.py", "resnet/ResNet_keras.py", "--depth", "8", "--width", "2",
                 "--data-dir", small_cifar10, "--steps", "1", "--epochs", "1", "--repeats", "1")

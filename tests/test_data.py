@@ -251,3 +251,27 @@ def test_a_folder_or_batch_that_cannot_be_read_says_so(tiny_cifar10, monkeypatch
     monkeypatch.setattr("builtins.open", open_)
     with pytest.raises(data.DataError, match=r"data_batch_3: cannot be read \(Permission denied\)"):
         data.load(data_dir=tiny_cifar10)
+
+
+def _epochs(dataset, n):
+    return [[tuple(np.asarray(a) for a in batch) for batch in dataset] for _ in range(n)]
+
+
+def test_tensorflow_batches_give_every_image_once_an_epoch_with_its_label():
+    pytest.importorskip("tensorflow")
+    images = np.arange(50 * 2 * 2 * 1, dtype=np.uint8).reshape(50, 2, 2, 1)  # image i holds 4i .. 4i+3
+    labels = np.arange(50, dtype=np.int32)
+    dataset = data.batches(images, labels, 16, shuffle=True)
+    assert dataset.options().autotune.enabled is False  # no autotuning thread to wait for as an iterator ends
+    orders = []
+    for epoch in _epochs(dataset, 2):
+        assert [len(y) for _, y in epoch] == [16, 16, 16, 2]  # the last batch the remainder
+        for x, y in epoch:
+            assert x.dtype == np.uint8 and np.array_equal(x, images[y])  # each image beside its own label
+        orders.append(np.concatenate([y for _, y in epoch]))
+        assert sorted(orders[-1]) == list(range(50))
+    assert not np.array_equal(orders[0], orders[1]) and not np.array_equal(orders[0], labels)  # reshuffled
+    (in_order,) = _epochs(data.batches(images, labels, 16), 1)
+    assert np.array_equal(np.concatenate([y for _, y in in_order]), labels)
+    (alone,) = _epochs(data.batches(images, None, 20), 1)  # images only, for predict
+    assert [len(b) for b in alone] == [1, 1, 1] and np.array_equal(np.concatenate([b[0] for b in alone]), images)
