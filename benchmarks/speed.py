@@ -148,7 +148,8 @@ def main():
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--data-dir", metavar="PATH", help="a local CIFAR-10 copy (official folder or archive)")
     source.add_argument("--synthetic", action="store_true",
-                        help="random images in the official layout, 50000 training and 10000 test")
+                        help="random images in the official layout, 50000 training and 10000 test (with --steps, "
+                             "a fifth of the epoch's training images: a full epoch's share of evaluation)")
     p.add_argument("--batch-size", type=cli.positive_int, default=128, metavar="N", help="global batch (default: 128)")
     p.add_argument("--steps", type=cli.positive_int, metavar="N",
                    help="training batches an epoch (default: the whole training set, 391 at batch 128)")
@@ -172,9 +173,13 @@ def main():
     contenders = CONTENDERS + (("pytorch",) if args.pytorch else ())
 
     env = {**os.environ, "KERAS_BACKEND": args.backend, "PYTHONUNBUFFERED": "1"}
+    test = None
     with tempfile.TemporaryDirectory(prefix="speed-") as work:
         if args.synthetic:
-            args.data_dir = write_synthetic(os.path.join(work, "cifar-10-batches-py"))
+            # With --steps, the test set keeps CIFAR-10's one test image to five training images, so that a
+            # short epoch of a large network is not all evaluation and its ratio still weighs both as a full one.
+            test = min(10000, max(1, args.steps * args.batch_size // 5)) if args.steps else 10000
+            args.data_dir = write_synthetic(os.path.join(work, "cifar-10-batches-py"), test=test)
         rounds = {c: [] for c in contenders}
         for r in range(args.repeats):
             turn = r % len(contenders)
@@ -205,7 +210,7 @@ def main():
         "script": args.script, "model_flags": extra, "backend": args.backend, "batch_size": args.batch_size,
         "steps": args.steps, "epochs": args.epochs, "repeats": args.repeats,
         "mixed_precision": args.mixed_precision, "collection_jit": args.jit,
-        "data": "synthetic" if args.synthetic else args.data_dir,
+        "data": f"synthetic, {test} test images" if args.synthetic else args.data_dir,
         "machine": devices.machine(),
         "python": platform.python_version(), **versions(args.backend, env),
         **({"pytorch_version": versions("torch", {**env, "KERAS_BACKEND": "torch"}).get("backend_version")}

@@ -15,9 +15,9 @@ def _run(*args, env=None):
                           env={**os.environ, "KERAS_BACKEND": "tensorflow", **(env or {})})
 
 
-def test_speed_compares_the_collection_with_plain_keras(small_cifar10, tmp_path):
+def test_speed_compares_the_collection_with_plain_keras(tmp_path):
     out = tmp_path / "speed.json"
-    proc = _run("benchmarks/speed.py", "lenet/LeNet_dp_da_wd_keras.py", "--data-dir", small_cifar10,
+    proc = _run("benchmarks/speed.py", "lenet/LeNet_dp_da_wd_keras.py", "--synthetic",
                 "--steps", "4", "--epochs", "2", "--repeats", "1", "--json", str(out))
     check_ok(proc)
     report = json.loads(out.read_text())
@@ -34,6 +34,7 @@ def test_speed_compares_the_collection_with_plain_keras(small_cifar10, tmp_path)
             figures[name]["rounds"][0]["seconds_per_epoch"] / figures["plain"]["rounds"][0]["seconds_per_epoch"],
             rel=1e-2)
     assert report["backend"] == "tensorflow" and report["keras"] and report["steps"] == 4
+    assert report["data"] == "synthetic, 102 test images"  # a fifth of 4 batches of 128: a full epoch's share
     assert "x plain" in proc.stdout
     # A figure file is never overwritten.
     one_line_error(_run("benchmarks/speed.py", "lenet/LeNet_keras.py", "--synthetic", "--json", str(out)), "exists")
