@@ -592,10 +592,9 @@ def batches(images, labels, batch_size, shuffle=False):
     ran out (Keras does after every epoch's validation and at the end of every ``fit``, ``evaluate`` and
     ``predict``) waits for the autotuning thread to wake up from sleeps that double up to a minute: an epoch
     or a call ended up to that long after its work was done, the machine idle (benchmarks/tf_data_stall.py,
-    TensorFlow 2.21). The same batches without
-    autotuning: ``batch_size`` images at a time in their order, or with ``shuffle`` in a new order every
-    epoch (TensorFlow's seeded generator draws it, as it draws Keras's), the last batch the remainder, the
-    next one gathered while a step runs.
+    TensorFlow 2.21). These are the same batches without autotuning: ``batch_size`` images at a time in their
+    order, or with ``shuffle`` in a new order every epoch (TensorFlow's seeded generator draws it, as it draws
+    Keras's), the last batch the remainder, the next one gathered while a step runs.
     """
     import tensorflow as tf
 
