@@ -411,20 +411,30 @@ def machine():
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
-            info = f.read().splitlines()
-        cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
-        # The vector instructions decide a CPU's training speed more than its name does (a virtual machine's
-        # "AMD EPYC" is several generations); BF16 ones are what --mixed-precision needs to pay.
-        flags = set(next((line.split(":", 1)[1].split() for line in info if line.startswith("flags")), []))
-        widest = next((name for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"))
-                       if flag in flags), None)
-        bf16 = "BF16" if flags & {"avx512_bf16", "amx_bf16"} else None
-        cpu += f" ({', '.join(n for n in (widest, bf16) if n)})" if widest else ""
-    except (OSError, StopIteration):
+            cpu = cpu_name(f.read()) or cpu
+    except OSError:
         pass
     gpus = gpu_names()
     gpu = f"{len(gpus)} x {gpus[0]}" if len(set(gpus)) == 1 and len(gpus) > 1 else ", ".join(gpus)
     return (gpu + "; " if gpu else "") + f"{cpu}, {os.cpu_count()} cores"
+
+
+def cpu_name(cpuinfo):
+    """The CPU's model name from /proc/cpuinfo's text, with its widest vector instructions and its bfloat16
+    ones: "Intel(R) Xeon(R) Processor (AVX-512, BF16)"; None if the text names no model.
+
+    The vector instructions decide a CPU's training speed more than its name does (a virtual machine's "AMD
+    EPYC" is several generations). BF16 (AVX-512 BF16) converts and multiplies bfloat16 in vector registers;
+    AMX multiplies bfloat16 tiles, the matrix units that make --mixed-precision pay on a CPU."""
+    lines = cpuinfo.splitlines()
+    name = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), None)
+    if name is None:
+        return None
+    flags = set(next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), []))
+    widest = next((label for flag, label in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"))
+                   if flag in flags), None)
+    labels = [widest, "BF16" if flags & {"avx512_bf16", "amx_bf16"} else None, "AMX" if "amx_bf16" in flags else None]
+    return name + (f" ({', '.join(label for label in labels if label)})" if widest else "")
 
 
 def backend_version(backend):

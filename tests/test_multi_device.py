@@ -1,5 +1,5 @@
 """Two replicas on two logical CPU devices train, and the loss falls (TensorFlow: MirroredStrategy;
-JAX: keras.distribution.DataParallel)."""
+JAX: keras.distribution.DataParallel); the machine line of a summary names the CPU's vector instructions."""
 
 import csv
 import os
@@ -7,6 +7,8 @@ import os
 import pytest
 
 from conftest import check_ok, one_line_error, run_script, summary_of
+
+from cifar_common import devices
 
 TWO_CPU_DEVICES = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
 
@@ -56,3 +58,14 @@ def test_gpus_without_a_gpu_is_one_line(backend, small_cifar10, tmp_path):
                       "--output-dir", str(tmp_path / "run"), backend=backend, env=TWO_CPU_DEVICES)
     one_line_error(proc, "--gpus 2", "no GPU is visible", "--cpu-replicas 2")
     assert not (tmp_path / "run").exists()
+
+
+def test_the_cpu_line_names_vector_and_bfloat16_instructions():
+    def cpuinfo(flags):
+        return f"processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: fpu {flags} sse2\n\nprocessor\t: 1\n"
+
+    assert devices.cpu_name(cpuinfo("avx avx2 fma")) == "Some CPU (AVX2)"
+    assert devices.cpu_name(cpuinfo("avx2 avx512f avx512_bf16")) == "Some CPU (AVX-512, BF16)"
+    assert devices.cpu_name(cpuinfo("avx2 avx512f avx512_bf16 amx_bf16 amx_tile")) == "Some CPU (AVX-512, BF16, AMX)"
+    assert devices.cpu_name(cpuinfo("sse4_2")) == "Some CPU"
+    assert devices.cpu_name("processor\t: 0\n") is None
