@@ -174,3 +174,36 @@ def test_tensorboard_cost_times_the_callback_against_the_epoch(small_cifar10, tm
     assert report["share"] == pytest.approx(report["tensorboard_seconds_per_epoch"] / report["epoch_seconds_median"])
     assert "ms in the first epoch (the graph)" in proc.stdout
     one_line_error(_run("benchmarks/tensorboard_cost.py", "lenet/LeNet_keras.py", "--json", str(out)), "exists")
+
+
+def test_the_bfloat16_figures_are_those_of_the_kept_runs_and_step_timings():
+    """The READMEs quote the bfloat16 comparison from benchmarks/results/: a changed run or a retyped figure
+    fails here."""
+    import csv
+
+    kept = os.path.join(ROOT, "benchmarks", "results")
+    histories = {}
+    for precision, policy in (("float32", "float32"), ("bfloat16", "mixed_bfloat16")):
+        folder = os.path.join(kept, "2026-12-02-bfloat16-resnet20-xeon", precision)
+        with open(os.path.join(folder, "summary.json")) as f:
+            summary = json.load(f)
+        assert summary["dtype_policy"] == policy and summary["finished"] and summary["epochs"] == 10
+        assert summary["data"]["train_images"] == 10_000 and summary["arguments"]["seed"] == 0
+        with open(os.path.join(folder, "history.csv")) as f:
+            histories[precision] = list(csv.DictReader(f))
+        assert float(histories[precision][-1]["test_accuracy"]) == summary["test_accuracy"]
+    final = {p: f"{100 * float(h[-1]['test_accuracy']):.2f} %" for p, h in histories.items()}
+    gap = max(abs(float(a["loss"]) - float(b["loss"])) for a, b in zip(histories["float32"], histories["bfloat16"]))
+    steps = {}
+    for name in ("", "-bfloat16"):
+        with open(os.path.join(kept, f"2026-12-02-step-resnet20-tensorflow{name}-xeon.json")) as f:
+            steps[name] = json.load(f)["ms_per_step"]
+    ratio = f"{steps['-bfloat16'] / steps['']:.2f}"
+    for readme in ("README.md", os.path.join("benchmarks", "README.md")):
+        with open(os.path.join(ROOT, readme)) as f:
+            text = " ".join(f.read().split())
+        for figure in (*final.values(), f"within {gap:.3f}", f"{ratio} times as long"):
+            assert figure in text, (readme, figure)
+    with open(os.path.join(ROOT, "benchmarks", "README.md")) as f:
+        text = f.read()
+    assert f"| {steps['']} |" in text and f"| {steps['-bfloat16']} |" in text
