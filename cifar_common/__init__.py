@@ -3,7 +3,8 @@
 * ``data``      loading CIFAR-10/100, MNIST, Fashion-MNIST (download or ``--data-dir``), safe unpickling, splits,
                 channel statistics
 * ``augment``   crop-and-flip augmentation as a compiled Keras layer
-* ``schedules`` learning-rate schedules: step, cosine, HTD
+* ``schedules`` learning-rate schedules: step, cosine, HTD by epoch; piecewise linear by step
+* ``lookahead`` scheduled lookahead: the weights pulled back to a slow copy every few steps (a callback)
 * ``devices``   multi-device training, several processes training one model (JAX), mixed precision
 * ``cli``       the command line every script shares
 * ``run_folder`` the run folder: summary, history, curves, model, backup
@@ -23,5 +24,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # Results differ from those kernels' only by floating-point round-off. TF_ENABLE_ONEDNN_OPTS=0 turns it off.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
-# Registers RandomCropFlip with Keras, so that `import cifar_common` is all a saved model.keras needs to load.
-from . import augment  # noqa: E402,F401
+# Registers RandomCropFlip and PiecewiseLinear with Keras, so that `import cifar_common` is all a saved
+# model.keras (and its optimizer's schedule) needs to load.
+from . import augment, schedules  # noqa: E402,F401

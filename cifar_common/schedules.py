@@ -1,4 +1,4 @@
-"""Learning-rate schedules, one value per epoch.
+"""Learning-rate schedules: one value per epoch, and one per training step (``PiecewiseLinear``).
 
 Each function takes the base rate and the length of the run and returns ``lr(epoch)`` for a 0-based epoch
 index, the form ``keras.callbacks.LearningRateScheduler`` expects. A script passes the one that
@@ -10,9 +10,16 @@ index, the form ``keras.callbacks.LearningRateScheduler`` expects. A script pass
 Any function of the epoch does as well (``lambda epoch: args.lr * 0.98 ** epoch``);
 doc/learning-rate-schedules.md shows how to write one, and how to use a ``keras.optimizers.schedules``
 object instead.
+
+``PiecewiseLinear`` is such an object, for a rate that changes at every step (a warm-up, then a linear
+decay): it goes into the optimizer, ``SGD(learning_rate=PiecewiseLinear(...))``, and no scheduler callback
+is passed.
 """
 
 import math
+
+import keras
+from keras import ops
 
 # The reference step decay of the collection: the base rate until epoch 81 of 200, a tenth until epoch 122,
 # a hundredth after: (epoch of a 200-epoch run, multiple of the base rate) pairs.
@@ -56,6 +63,36 @@ def htd(lr, epochs, lower=HTD_LOWER, upper=HTD_UPPER):
         return lr / 2 * (1 - math.tanh(lower + (upper - lower) * epoch / epochs))
 
     return schedule
+
+
+@keras.saving.register_keras_serializable(package="cifar_common")
+class PiecewiseLinear(keras.optimizers.schedules.LearningRateSchedule):
+    """A rate for every training step, linear between knots: ``lr * multiple`` at each ``(step, multiple)``
+    of ``knots`` (steps counted from 0, increasing), the first knot's rate before it, the last's after it.
+
+    The optimizer asks for the rate of its step count before each update, inside the compiled step, so it is
+    written in ``keras.ops``. airbench94's warm-up over the first 23 % of ``total`` steps from 0.2 times the
+    rate, then linear decay to 0.07 times it::
+
+        PiecewiseLinear(lr, ((0, 0.2), (int(0.23 * total), 1.0), (total, 0.07)))
+    """
+
+    def __init__(self, lr, knots):
+        knots = tuple((int(step), float(multiple)) for step, multiple in knots)
+        if not knots or any(b[0] <= a[0] for a, b in zip(knots, knots[1:])):
+            raise ValueError(f"knots {knots}: give at least one (step, multiple), the steps increasing")
+        self.lr = float(lr)
+        self.knots = knots
+
+    def __call__(self, step):
+        step = ops.cast(step, "float32")
+        rate = ops.convert_to_tensor(self.knots[0][1], "float32")
+        for (start, low), (end, high) in zip(self.knots, self.knots[1:]):  # each segment adds its rise so far
+            rate = rate + (high - low) * ops.clip((step - start) / (end - start), 0.0, 1.0)
+        return self.lr * rate
+
+    def get_config(self):
+        return {"lr": self.lr, "knots": [list(k) for k in self.knots]}
 
 
 SCHEDULES = {"step": step, "cosine": cosine, "htd": htd}

@@ -71,3 +71,39 @@ def test_from_args_passes_the_htd_bounds():
         pytest.approx(0.05)
     assert schedules.from_args(_args(lr_schedule="htd", epochs=200))(100) == \
         pytest.approx(0.05 * (1 - math.tanh(-1.5)))
+
+
+def test_piecewise_linear_per_step_as_airbench94():
+    total = 97 * 10  # ten epochs of 97 steps
+    warm = int(0.23 * total)
+    schedule = schedules.PiecewiseLinear(11.5, ((0, 0.2), (warm, 1.0), (total, 0.07)))
+
+    def upstream(step):  # legacy/airbench94.py's get_lr, times the rate
+        if step < warm:
+            return 11.5 * (0.2 * (1 - step / warm) + 1.0 * step / warm)
+        frac = (step - warm) / (total - warm)
+        return 11.5 * (1.0 * (1 - frac) + 0.07 * frac)
+
+    for step in (0, 1, 100, warm - 1, warm, warm + 1, 600, total - 1, total):
+        assert float(schedule(step)) == pytest.approx(upstream(step), rel=1e-5), step
+    assert float(schedule(total + 50)) == pytest.approx(11.5 * 0.07, rel=1e-6)  # the last knot's rate after it
+    again = schedules.PiecewiseLinear.from_config(schedule.get_config())  # as a saved optimizer restores it
+    assert float(again(500)) == pytest.approx(float(schedule(500)))
+    with pytest.raises(ValueError, match="increasing"):
+        schedules.PiecewiseLinear(0.1, ((0, 1.0), (0, 0.5)))
+
+
+def test_piecewise_linear_drives_the_optimizer_step_by_step():
+    import keras
+    import numpy as np
+
+    schedule = schedules.PiecewiseLinear(0.1, ((0, 0.0), (4, 1.0)))
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, kernel_initializer="zeros")])
+    model.compile(optimizer=keras.optimizers.SGD(schedule), loss="mse")
+    x, y = np.ones((6, 3), "float32"), np.ones((6, 1), "float32")
+    model.fit(x[:1], y[:1], batch_size=1, verbose=0)  # step 0 at rate 0: the weights stay zero
+    assert float(keras.ops.convert_to_numpy(model.layers[0].kernel).sum()) == 0.0
+    model.fit(x[:2], y[:2], batch_size=1, verbose=0)  # steps 1 and 2, at rates 0.025 and 0.05
+    assert int(model.optimizer.iterations) == 3
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.075)  # the rate of the next step, 3
+    assert float(keras.ops.convert_to_numpy(model.layers[0].kernel).sum()) != 0.0
