@@ -4,6 +4,7 @@
                 channel statistics
 * ``augment``   crop-and-flip augmentation as a compiled Keras layer
 * ``schedules`` learning-rate schedules: step, cosine, HTD by epoch; piecewise linear by step
+* ``initializers`` identity (Dirac) filters, and a whitening convolution computed from the images
 * ``lookahead`` scheduled lookahead: the weights pulled back to a slow copy every few steps (a callback)
 * ``devices``   multi-device training, several processes training one model (JAX), mixed precision
 * ``cli``       the command line every script shares
@@ -24,6 +25,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # Results differ from those kernels' only by floating-point round-off. TF_ENABLE_ONEDNN_OPTS=0 turns it off.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
-# Registers RandomCropFlip and PiecewiseLinear with Keras, so that `import cifar_common` is all a saved
-# model.keras (and its optimizer's schedule) needs to load.
-from . import augment, schedules  # noqa: E402,F401
+# Registers RandomCropFlip, Dirac and PiecewiseLinear with Keras, so that `import cifar_common` is all a
+# saved model.keras (and its optimizer's schedule) needs to load.
+from . import augment, initializers, schedules  # noqa: E402,F401

@@ -1,0 +1,79 @@
+"""Initial weights beyond Keras's random ones: identity (Dirac) filters, and a whitening convolution
+computed from the training images.
+
+Both come from airbench94 (KellerJordan/cifar10-airbench, legacy/airbench94.py, ``Conv.reset_parameters``
+and ``init_whitening_conv``); the kernels here are in Keras's layout, (height, width, in, out).
+
+* ``Dirac``: a 3x3 convolution whose first ``in`` filters start as the identity (each passes one input channel
+  through unchanged) and the rest as the base initializer draws them. A deep plain network then starts close
+  to a shallower one and trains from the first step (Zagoruyko and Komodakis, "DiracNets", 2017).
+* ``whitening_kernel``: a 2x2 convolution that decorrelates the images' 2x2 patches. Every patch of 2 x 2
+  pixels x 3 channels is a 12-vector; the eigenvectors of their covariance, each divided by the square root
+  of its eigenvalue, project a patch onto 12 directions of unit variance, uncorrelated with each other. The
+  kernel holds those 12 filters and their negations (24 outputs), so that the GELU after it keeps both
+  signs. Computed once, before training, from some thousands of training images, and then frozen.
+
+keras.initializers has an ``Identity`` only for 2-D matrices, and nothing computed from data.
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="cifar_common")
+class Dirac(keras.initializers.Initializer):
+    """A convolution kernel (h, w, in, out) whose first ``in`` filters are the identity: filter i has a 1 at
+    the centre for input channel i and 0 elsewhere; filters ``in`` to ``out - 1`` come from ``base``."""
+
+    def __init__(self, base="glorot_uniform"):
+        self.base = keras.initializers.get(base)
+
+    def __call__(self, shape, dtype=None):
+        height, width, channels_in, channels_out = shape
+        if channels_out < channels_in:
+            raise ValueError(f"Dirac: a kernel of shape {tuple(shape)} has fewer filters ({channels_out}) than "
+                             f"input channels ({channels_in}); the identity needs one filter per channel")
+        identity = np.zeros((height, width, channels_in, channels_in), "float32")
+        identity[height // 2, width // 2, np.arange(channels_in), np.arange(channels_in)] = 1.0
+        drawn = self.base(shape, dtype=dtype)
+        return ops.concatenate([ops.cast(identity, drawn.dtype), drawn[..., channels_in:]], axis=-1)
+
+    def get_config(self):
+        return {"base": keras.initializers.serialize(self.base)}
+
+
+def patches(images, size):
+    """Every ``size`` x ``size`` patch of NHWC images (stride 1, no padding) as a row: (count, size*size*C),
+    in the order of a Keras kernel's (height, width, channel) axes."""
+    images = np.asarray(images, "float32")
+    n, height, width, channels = images.shape
+    rows, cols = height - size + 1, width - size + 1
+    parts = [images[:, dy:dy + rows, dx:dx + cols, :] for dy in range(size) for dx in range(size)]
+    return np.stack(parts, axis=3).reshape(n * rows * cols, size * size * channels)
+
+
+def whitening_kernel(images, size=2, eps=5e-4):
+    """The frozen whitening convolution's kernel, (size, size, C, 2 * size*size*C), from NHWC float images
+    (standardised as the network sees them): the eigenvectors of the patches' covariance, largest eigenvalue
+    first, each divided by sqrt(eigenvalue + eps), then the same filters negated. ``eps`` keeps the
+    directions of almost no variance from being amplified without bound.
+
+    The covariance is upstream's, ``patches.T @ patches / count`` without subtracting the patches' mean: the
+    images are already standardised to mean 0 per channel."""
+    rows = patches(images, size).astype("float64")
+    if len(rows) < rows.shape[1]:
+        raise ValueError(f"whitening: {len(rows)} patches cannot give a {rows.shape[1]}-dimensional covariance; "
+                         "give more images")
+    covariance = rows.T @ rows / len(rows)
+    if not np.all(np.isfinite(covariance)):
+        raise ValueError("whitening: the images hold values that are not finite numbers")
+    eigenvalues, eigenvectors = np.linalg.eigh(covariance)  # ascending
+    eigenvalues, eigenvectors = eigenvalues[::-1], eigenvectors[:, ::-1]
+    if eigenvalues[-1] + eps <= 0:
+        raise ValueError("whitening: the patches do not vary in every direction (constant images?); "
+                         "with eps 0 their covariance cannot be inverted")
+    filters = eigenvectors / np.sqrt(eigenvalues + eps)  # column i: the i-th direction, scaled
+    channels = np.shape(images)[-1]
+    kernel = filters.reshape(size, size, channels, size * size * channels)
+    return np.concatenate([kernel, -kernel], axis=-1).astype("float32")
