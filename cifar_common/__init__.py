@@ -10,6 +10,7 @@
 * ``cli``       the command line every script shares
 * ``run_folder`` the run folder: summary, history, curves, model, backup
 * ``macs``      multiply-accumulates per image of a model
+* ``tta``       test-time augmentation: the answer averaged over shifted and mirrored views
 * ``trained``   a finished run: load its model, evaluate it on the test set, classify image files (tools/)
 * ``train``     the run around a script's compile and fit: ``parse_args``, ``Run`` (data, devices, one-line
                 errors, Ctrl-C), ``run.fit`` (the run folder, history, backups, the final line)

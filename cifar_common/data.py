@@ -606,3 +606,13 @@ def batches(images, labels, batch_size, shuffle=False):
     options.autotune.enabled = False
     return (order.batch(batch_size).map(lambda i: tuple(tf.gather(a, i) for a in arrays)).prefetch(1)
             .with_options(options))
+
+
+def predict(model, images, batch_size):
+    """``model.predict`` over float images, ``batch_size`` at a time, as a NumPy array; on TensorFlow through
+    ``batches`` (Keras's own pipeline for arrays stalls as it ends, see there)."""
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        return np.asarray(model.predict(batches(images, None, batch_size), verbose=0))
+    return np.asarray(model.predict(images, batch_size=batch_size, verbose=0))

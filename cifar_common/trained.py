@@ -84,12 +84,7 @@ def load_run(folder):
 
 def probabilities(run, images, batch_size=256):
     """The model's class probabilities for uint8 NHWC images, as float64 (N, classes)."""
-    import keras
-
-    images = images.astype("float32")
-    if keras.backend.backend() == "tensorflow":  # Keras's own pipeline stalls as it ends (data.batches)
-        return np.asarray(run.model.predict(data.batches(images, None, batch_size), verbose=0), np.float64)
-    return np.asarray(run.model.predict(images, batch_size=batch_size, verbose=0), np.float64)
+    return data.predict(run.model, images.astype("float32"), batch_size).astype(np.float64)
 
 
 def evaluate(run, test, batch_size=256):
