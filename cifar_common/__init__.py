@@ -2,7 +2,7 @@
 
 * ``data``      loading CIFAR-10/100, MNIST, Fashion-MNIST (download or ``--data-dir``), safe unpickling, splits,
                 channel statistics
-* ``augment``   crop-and-flip augmentation as a compiled Keras layer
+* ``augment``   crop-and-flip augmentation as a compiled Keras layer, and the alternating flip
 * ``schedules`` learning-rate schedules: step, cosine, HTD by epoch; piecewise linear by step
 * ``initializers`` identity (Dirac) filters, and a whitening convolution computed from the images
 * ``lookahead`` scheduled lookahead: the weights pulled back to a slow copy every few steps (a callback)

@@ -18,15 +18,24 @@ XLA copy the whole batch onto every device of a data-parallel JAX step first, si
 image's pixels stay in that image.
 
 Put the layer in a model right after the input preprocessing; it acts only when ``training=True``
-(``model.fit``) and passes images through unchanged in ``evaluate`` and ``predict``.
+(``model.fit``) and passes images through unchanged in ``evaluate`` and ``predict``. ``mode="reflect"`` pads
+by reflection instead of zeros (airbench94's 2-pixel translation).
+
+``AlternatingFlip`` is airbench94's flip (arXiv 2404.00498, section 3.6): instead of a new coin per image
+each epoch, every image is mirrored in every other epoch, so that consecutive epochs see both sides of every
+image. The training images are mirrored at random once (``mirror_half``), and the layer mirrors the whole
+batch in odd epochs; ``SetEpoch`` tells it the epoch.
 """
+
+import numpy as np
 
 import keras
 from keras import ops
 
 
-def random_crop_flip(images, padding, seed, flip=True):
-    """Randomly crops (after zero padding) and, with ``flip``, flips a batch of NHWC images.
+def random_crop_flip(images, padding, seed, flip=True, mode="constant"):
+    """Randomly crops (after padding with zeros, or by reflection with ``mode="reflect"``) and, with ``flip``,
+    flips a batch of NHWC images.
 
     ``seed`` is a ``keras.random.SeedGenerator`` (or an integer, for a one-off draw).
     """
@@ -45,7 +54,7 @@ def random_crop_flip(images, padding, seed, flip=True):
     # Each image fetches its output pixels (all channels of each) from its own list of padded pixels with one
     # gather; vectorized_map runs that over the batch as one batched gather, which keeps each image on its
     # device under data parallelism.
-    padded = ops.pad(images, [[0, 0], [padding, padding], [padding, padding], [0, 0]])
+    padded = ops.pad(images, [[0, 0], [padding, padding], [padding, padding], [0, 0]], mode=mode)
     pixel = ops.expand_dims(rows * side, 2) + ops.expand_dims(cols, 1)  # (batch, height, width)
     flat = ops.reshape(padded, (batch, (height + 2 * padding) * side, channels))
     return ops.vectorized_map(lambda pair: ops.take(pair[0], pair[1], axis=0), (flat, pixel))
@@ -58,20 +67,70 @@ class RandomCropFlip(keras.layers.Layer):
     ``flip=False`` keeps the crop and drops the flip, for images whose mirror is not of their class (digits:
     the scripts pass ``flip=data.mirrorable``)."""
 
-    def __init__(self, padding=4, flip=True, seed=None, **kwargs):
+    def __init__(self, padding=4, flip=True, seed=None, mode="constant", **kwargs):
         super().__init__(**kwargs)
+        if mode not in ("constant", "reflect"):
+            raise ValueError(f"RandomCropFlip(mode={mode!r}): pad with 'constant' (zeros) or 'reflect'")
         self.padding = padding
         self.flip = flip
         self.seed = seed
+        self.mode = mode
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def call(self, images, training=None):
         if not training:
             return images
-        return random_crop_flip(images, self.padding, self.seed_generator, self.flip)
+        return random_crop_flip(images, self.padding, self.seed_generator, self.flip, self.mode)
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "padding": self.padding, "flip": self.flip, "seed": self.seed}
+        return {**super().get_config(), "padding": self.padding, "flip": self.flip, "seed": self.seed,
+                "mode": self.mode}
+
+
+def mirror_half(images, seed):
+    """A copy of NHWC images with each mirrored left-right with probability 1/2 (a seeded NumPy draw): the
+    start of ``AlternatingFlip``, done once on the training images before training."""
+    mirror = np.random.default_rng(seed).random(len(images)) < 0.5
+    out = np.array(images, copy=True)
+    out[mirror] = out[mirror, :, ::-1]
+    return out
+
+
+@keras.saving.register_keras_serializable(package="cifar_common")
+class AlternatingFlip(keras.layers.Layer):
+    """Mirrors the whole batch in odd epochs (counted from 0) during training; passes it through otherwise.
+
+    With the training images mirrored at random once beforehand (``mirror_half``), each image is seen
+    mirrored in every other epoch: in each epoch after the first, exactly the images that were not mirrored
+    in the epoch before. The epoch is a variable of the layer, set by the ``SetEpoch`` callback (and saved
+    with the model, so a resumed run goes on with the right side)."""
+
+    def build(self, input_shape):
+        self.epoch = self.add_weight(shape=(), dtype="int32", initializer="zeros", trainable=False, name="epoch")
+
+    def call(self, images, training=None):
+        if not training:
+            return images
+        return ops.where(ops.equal(ops.mod(self.epoch, 2), 1), ops.flip(images, axis=2), images)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+class SetEpoch(keras.callbacks.Callback):
+    """Tells every ``AlternatingFlip`` layer of the model the epoch that begins."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        for layer in _all_layers(self.model):
+            if isinstance(layer, AlternatingFlip):
+                layer.epoch.assign(epoch)
+
+
+def _all_layers(layer):
+    """The layer and every layer inside it, however deeply nested."""
+    yield layer
+    for inner in getattr(layer, "layers", []):
+        yield from _all_layers(inner)

@@ -1,13 +1,14 @@
-"""Crop-and-flip augmentation, on whichever backend KERAS_BACKEND names (tests/test_backends.py reruns
+"""Crop-and-flip augmentation and the alternating flip, on whichever backend KERAS_BACKEND names (tests/test_backends.py reruns
 this file on JAX and PyTorch)."""
 
 import numpy as np
+import pytest
 
 import cifar_common  # noqa: F401
 import keras
 from keras import ops
 
-from cifar_common.augment import RandomCropFlip, random_crop_flip
+from cifar_common.augment import AlternatingFlip, RandomCropFlip, SetEpoch, mirror_half, random_crop_flip
 
 
 def _unique_images(n, size=32):
@@ -15,11 +16,11 @@ def _unique_images(n, size=32):
     return np.arange(n * size * size * 3, dtype="float32").reshape(n, size, size, 3) + 1
 
 
-def _locate(out, image, padding=4):
+def _locate(out, image, padding=4, mode="constant"):
     """The (down, across, flipped) that turns ``image`` into ``out``, or None."""
     h, w = image.shape[:2]
     for flipped, source in [(False, image), (True, image[:, ::-1])]:
-        padded = np.pad(source, [(padding, padding), (padding, padding), (0, 0)])
+        padded = np.pad(source, [(padding, padding), (padding, padding), (0, 0)], mode=mode)
         for down in range(2 * padding + 1):
             for across in range(2 * padding + 1):
                 if np.array_equal(padded[down : down + h, across : across + w], out):
@@ -129,3 +130,71 @@ def test_bfloat16_images_stay_exact():
     x = np.round(_unique_images(4) % 200).astype("float32")
     out = ops.convert_to_numpy(ops.cast(random_crop_flip(ops.cast(x, "bfloat16"), 4, keras.random.SeedGenerator(0)), "float32"))
     assert all(_locate(o, i) is not None for o, i in zip(out, x))
+
+
+def test_reflect_padding_translates_by_up_to_two_pixels_without_mirroring():
+    # airbench94's translation: a window of the image padded by 2 pixels of reflection (NumPy's and
+    # PyTorch's "reflect": the edge pixel not repeated), all 25 offsets, never mirrored with flip=False.
+    x = _unique_images(200, size=8)
+    layer = RandomCropFlip(padding=2, flip=False, mode="reflect", seed=3)
+    out = ops.convert_to_numpy(layer(ops.convert_to_tensor(x), training=True))
+    found = [_locate(o, i, padding=2, mode="reflect") for o, i in zip(out, x)]
+    assert None not in found and not any(f[2] for f in found)
+    assert {f[:2] for f in found} == {(d, a) for d in range(5) for a in range(5)}
+    assert RandomCropFlip.from_config(layer.get_config()).mode == "reflect"
+
+
+def test_alternating_flip_mirrors_in_the_second_epoch_exactly_the_images_it_did_not_in_the_first():
+    images = _unique_images(64, size=8)
+    start = mirror_half(images, seed=0)
+    mirrored_at_start = np.array([np.array_equal(s, i[:, ::-1]) for s, i in zip(start, images)])
+    assert 16 < mirrored_at_start.sum() < 48  # about half, drawn once
+    layer = AlternatingFlip()
+    inputs = keras.Input((8, 8, 3))
+    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(layer(inputs))))
+    model.compile("sgd", "mse")
+
+    seen_epochs = []
+
+    class SeenEpochs(keras.callbacks.Callback):  # the layer's epoch at the start of every step
+        def on_train_batch_begin(self, batch, logs=None):
+            self.model  # on JAX, reading self.model brings the trainer's state into the variables
+            seen_epochs.append(int(ops.convert_to_numpy(layer.epoch)))
+
+    model.fit(start, np.zeros((64, 2), "float32"), batch_size=32, epochs=3, verbose=0,
+              callbacks=[SetEpoch(), SeenEpochs()])
+    assert seen_epochs == [0, 0, 1, 1, 2, 2]  # set before each epoch's steps, kept by the step
+    assert int(ops.convert_to_numpy(layer.epoch)) == 2
+    seen = {}
+    for epoch in range(3):
+        layer.epoch.assign(epoch)
+        out = ops.convert_to_numpy(layer(ops.convert_to_tensor(start), training=True))
+        seen[epoch] = np.array([np.array_equal(o, i[:, ::-1]) for o, i in zip(out, images)])
+        unmirrored = np.array([np.array_equal(o, i) for o, i in zip(out, images)])
+        assert np.all(seen[epoch] ^ unmirrored)  # every image as it is or mirrored, nothing else
+    np.testing.assert_array_equal(seen[0], mirrored_at_start)
+    np.testing.assert_array_equal(seen[1], ~seen[0])
+    np.testing.assert_array_equal(seen[2], seen[0])
+    np.testing.assert_array_equal(ops.convert_to_numpy(layer(ops.convert_to_tensor(start))), start)  # not training
+
+
+def test_the_training_step_sees_the_epochs_side():
+    # One image, one step an epoch, a linear model from zero: each step moves the weights along the image the
+    # step saw (the gradient of a squared error is proportional to the input), so the moves show the side.
+    image = _unique_images(1, size=4) / 100
+    inputs = keras.Input((4, 4, 3))
+    dense = keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")
+    model = keras.Model(inputs, dense(keras.layers.Flatten()(AlternatingFlip()(inputs))))
+    model.compile(keras.optimizers.SGD(1e-3), "mse")
+    kernels = [np.zeros(48)]
+
+    class Kernel(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            self.model
+            kernels.append(ops.convert_to_numpy(dense.kernel).ravel().copy())
+
+    model.fit(image, np.ones((1, 1), "float32"), batch_size=1, epochs=2, verbose=0, callbacks=[SetEpoch(), Kernel()])
+    for epoch, side in ((0, image[0]), (1, image[0, :, ::-1])):
+        move = kernels[epoch + 1] - kernels[epoch]
+        cosine = move @ side.ravel() / np.linalg.norm(move) / np.linalg.norm(side)
+        assert cosine == pytest.approx(1.0, abs=1e-5), epoch
