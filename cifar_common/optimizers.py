@@ -1,0 +1,48 @@
+"""SGD with a larger learning rate for some of the weights (PyTorch's parameter groups, in Keras).
+
+airbench94 trains BatchNorm's biases at 64 times the rate of the other weights (KellerJordan/cifar10-airbench,
+legacy/airbench94.py: two parameter groups, ``lr_biases = lr * bias_scaler``), with the same weight decay.
+Keras 3's optimizers take one rate for all their variables and have no parameter groups, so
+``ScaledRateSGD`` multiplies the gradient of each variable whose path matches a pattern before Keras's SGD
+applies it. With momentum that is exactly a multiplied rate for that variable (momentum is linear in the
+gradient), and Keras's decoupled weight decay, applied to the weights themselves, stays the same for every
+variable, as upstream's groups have it.
+
+    optimizer = ScaledRateSGD(lr, momentum=0.85, nesterov=True, weight_decay=wd,
+                              rate_multipliers={r"batch_norm.*/beta$": 64.0})
+"""
+
+import re
+
+import keras
+
+
+@keras.saving.register_keras_serializable(package="cifar_common")
+class ScaledRateSGD(keras.optimizers.SGD):
+    """``keras.optimizers.SGD`` whose variables with a path matching a pattern of ``rate_multipliers``
+    (``{regular expression: multiple}``, searched in ``variable.path``, the first match counts) train at that
+    multiple of the learning rate; the others at the rate itself."""
+
+    def __init__(self, learning_rate=0.01, rate_multipliers=None, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.rate_multipliers = {str(k): float(v) for k, v in (rate_multipliers or {}).items()}
+        self._patterns = [(re.compile(k), v) for k, v in self.rate_multipliers.items()]
+
+    def multiplier(self, variable):
+        """The multiple of the learning rate this variable trains at."""
+        return next((m for pattern, m in self._patterns if pattern.search(variable.path)), 1.0)
+
+    def apply(self, grads, trainable_variables=None):
+        # Keras's trainers all come here (TensorFlow through apply_gradients, JAX through stateless_apply,
+        # PyTorch directly); without variables, the ones the optimizer was built with are meant.
+        if trainable_variables is None:
+            variables = getattr(self, "_trainable_variables", [])  # none yet: Keras's own error follows
+        else:
+            trainable_variables = variables = list(trainable_variables)
+        if len(variables) == len(grads):
+            grads = [g if g is None or self.multiplier(v) == 1.0 else g * self.multiplier(v)
+                     for g, v in zip(grads, variables)]
+        return super().apply(grads, trainable_variables)
+
+    def get_config(self):
+        return {**super().get_config(), "rate_multipliers": self.rate_multipliers}
