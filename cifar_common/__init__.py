@@ -6,6 +6,7 @@
 * ``schedules`` learning-rate schedules: step, cosine, HTD by epoch; piecewise linear by step
 * ``initializers`` identity (Dirac) filters, and a whitening convolution computed from the images
 * ``optimizers`` SGD with a multiplied learning rate for some variables (parameter groups)
+* ``losses``    cross-entropy with label smoothing for integer labels
 * ``lookahead`` scheduled lookahead: the weights pulled back to a slow copy every few steps (a callback)
 * ``devices``   multi-device training, several processes training one model (JAX), mixed precision
 * ``cli``       the command line every script shares
@@ -27,6 +28,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # Results differ from those kernels' only by floating-point round-off. TF_ENABLE_ONEDNN_OPTS=0 turns it off.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
-# Registers the layers, initializers, optimizer and schedule of the package with Keras, so that `import
+# Registers the layers, initializers, loss, optimizer and schedule of the package with Keras, so that `import
 # cifar_common` is all a saved model.keras (and its optimizer) needs to load.
-from . import augment, initializers, optimizers, schedules  # noqa: E402,F401
+from . import augment, initializers, losses, optimizers, schedules  # noqa: E402,F401
