@@ -1,6 +1,6 @@
 """The backend-neutral unit tests (augmentation, schedules, lookahead, initializers, test-time
-augmentation, optimizers, losses, one training step of every architecture) once more on JAX and on PyTorch: the
-suite itself runs on the default backend, TensorFlow."""
+augmentation, optimizers, losses, one training step of every architecture) once more on JAX and on
+PyTorch: the suite itself runs on the default backend, TensorFlow."""
 
 import os
 import re
