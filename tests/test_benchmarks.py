@@ -195,10 +195,10 @@ def test_the_bfloat16_figures_are_those_of_the_kept_runs_and_step_timings():
     final = {p: f"{100 * float(h[-1]['test_accuracy']):.2f} %" for p, h in histories.items()}
     gap = max(abs(float(a["loss"]) - float(b["loss"])) for a, b in zip(histories["float32"], histories["bfloat16"]))
     steps = {}
-    for name in ("", "-bfloat16", "-2", "-bfloat16-2"):  # two pairs of step timings
-        with open(os.path.join(kept, f"2026-12-02-step-resnet20-tensorflow{name.replace('-2', '')}-xeon"
-                                     f"{'-2' if name.endswith('-2') else ''}.json")) as f:
-            steps[name] = json.load(f)["ms_per_step"]
+    for key, name in (("", "xeon"), ("-bfloat16", "bfloat16-xeon"), ("-2", "xeon-2"),
+                      ("-bfloat16-2", "bfloat16-xeon-2")):  # two pairs of step timings
+        with open(os.path.join(kept, f"2026-12-02-step-resnet20-tensorflow-{name}.json")) as f:
+            steps[key] = json.load(f)["ms_per_step"]
     ratio = f"{steps['-bfloat16'] / steps['']:.2f}"
     second = f"{steps['-bfloat16-2']} against {steps['-2']} ms, {steps['-bfloat16-2'] / steps['-2']:.2f}"
     for readme in ("README.md", os.path.join("benchmarks", "README.md")):
