@@ -124,13 +124,9 @@ class SetEpoch(keras.callbacks.Callback):
     """Tells every ``AlternatingFlip`` layer of the model the epoch that begins."""
 
     def on_epoch_begin(self, epoch, logs=None):
-        for layer in _all_layers(self.model):
-            if isinstance(layer, AlternatingFlip):
-                layer.epoch.assign(epoch)
-
-
-def _all_layers(layer):
-    """The layer and every layer inside it, however deeply nested."""
-    yield layer
-    for inner in getattr(layer, "layers", []):
-        yield from _all_layers(inner)
+        # _flatten_layers: every layer however nested, also inside custom layers (Keras has no public walk).
+        layers = [layer for layer in self.model._flatten_layers() if isinstance(layer, AlternatingFlip)]
+        if not layers:
+            raise ValueError("SetEpoch: the model has no AlternatingFlip layer to tell the epoch")
+        for layer in layers:
+            layer.epoch.assign(epoch)

@@ -5,7 +5,8 @@ Both come from airbench94 (KellerJordan/cifar10-airbench, legacy/airbench94.py, 
 and ``init_whitening_conv``); the kernels here are in Keras's layout, (height, width, in, out).
 
 * ``Dirac``: a 3x3 convolution whose first ``in`` filters start as the identity (each passes one input channel
-  through unchanged) and the rest as the base initializer draws them. A deep plain network then starts close
+  through unchanged) and the rest as the base initializer draws them (by default PyTorch's own draw for a
+  convolution, as upstream's are: uniform within +-1/sqrt(fan_in)). A deep plain network then starts close
   to a shallower one and trains from the first step (Zagoruyko and Komodakis, "DiracNets", 2017).
 * ``whitening_kernel``: a 2x2 convolution that decorrelates the images' 2x2 patches. Every patch of 2 x 2
   pixels x 3 channels is a 12-vector; the eigenvectors of their covariance, each divided by the square root
@@ -24,10 +25,11 @@ from keras import ops
 @keras.saving.register_keras_serializable(package="cifar_common")
 class Dirac(keras.initializers.Initializer):
     """A convolution kernel (h, w, in, out) whose first ``in`` filters are the identity: filter i has a 1 at
-    the centre for input channel i and 0 elsewhere; filters ``in`` to ``out - 1`` come from ``base``."""
+    the centre for input channel i and 0 elsewhere; filters ``in`` to ``out - 1`` come from ``base``, by
+    default PyTorch's convolution initialisation (kaiming_uniform with a = sqrt(5): variance 1 / (3 fan_in))."""
 
-    def __init__(self, base="glorot_uniform"):
-        self.base = keras.initializers.get(base)
+    def __init__(self, base=None):
+        self.base = keras.initializers.get(base or keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform"))
 
     def __call__(self, shape, dtype=None):
         height, width, channels_in, channels_out = shape
@@ -70,7 +72,7 @@ def whitening_kernel(images, size=2, eps=5e-4):
         raise ValueError("whitening: the images hold values that are not finite numbers")
     eigenvalues, eigenvectors = np.linalg.eigh(covariance)  # ascending
     eigenvalues, eigenvectors = eigenvalues[::-1], eigenvectors[:, ::-1]
-    if eigenvalues[-1] + eps <= 0:
+    if eigenvalues[-1] + eps <= 1e-9 * eigenvalues[0]:  # relative: round-off leaves tiny ones of either sign
         raise ValueError("whitening: the patches do not vary in every direction (constant images?); "
                          "with eps 0 their covariance cannot be inverted")
     filters = eigenvectors / np.sqrt(eigenvalues + eps)  # column i: the i-th direction, scaled

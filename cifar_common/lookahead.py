@@ -1,24 +1,25 @@
 """Scheduled lookahead: a slow copy of the weights that the fast ones are pulled back to every few steps.
 
-Lookahead (Zhang et al., "Lookahead Optimizer: k steps forward, 1 step back", 2019) keeps a second, slow
-copy of every weight. Every ``every`` training steps the slow copy moves part of the way towards the weights
-the optimizer reached, and the weights are reset to it::
+Lookahead (Zhang et al., "Lookahead Optimizer: k steps forward, 1 step back", 2019) keeps a second, slow copy
+of every weight. Every ``every`` training steps the slow copy moves part of the way towards the weights the
+optimizer reached, and the weights are reset to it::
 
     slow = slow + (1 - decay) * (weights - slow)
     weights = slow
 
 ``decay`` 0 keeps the optimizer's weights as they are; the closer to 1, the more the slow copy averages the
 path and the further back the weights are pulled. airbench94 (KellerJordan/cifar10-airbench,
-legacy/airbench94.py) schedules it: ``decay = 0.95**5 * (step / total_steps)**3``, nothing at first and an
-average over the last few hundred steps at the end, and after the last step the weights become the slow
-copy (decay 1). Every floating-point variable of the model takes part, BatchNorm's moving statistics
-included, as in upstream's state_dict; integer ones (the augmentation's seed state) do not.
+legacy/airbench94.py) schedules it: ``decay = 0.95**5 * (step / total_steps)**3``, nothing at first and a
+decay of 0.77 per update at the end (the slow copy then remembers the last four or five updates, some twenty
+steps), and after the last step the weights become the slow copy (decay 1). Every floating-point variable of
+the model takes part, BatchNorm's moving statistics included, as in upstream's state_dict; integer ones (the
+augmentation's seed state) do not.
 
 It is a callback, after each step, because Keras 3 optimizers have no hook for it (keras.optimizers has no
-Lookahead; TensorFlow Addons' one is for Keras 2). The step count is the optimizer's, so a resumed run
-keeps the schedule; the slow copy itself is not in a run's backup: a resumed run restarts it from the
-restored weights (as if one update at decay 0 had happened), which moves the weights by what the last, at
-most ``every - 1``, steps since an update moved them.
+Lookahead; TensorFlow Addons' one is for Keras 2). The step count starts from the optimizer's, so a resumed
+run keeps the schedule, and goes up by one a batch (so ``steps_per_execution`` must be 1); the slow copy
+itself is not in a run's backup: a resumed run restarts it from the restored weights, as if an update at
+decay 0 had happened at the backup, at most ``every - 1`` steps after the last real one.
 """
 
 import keras
@@ -52,6 +53,8 @@ class Lookahead(keras.callbacks.Callback):
         return [v for v in self.model.variables if "float" in str(v.dtype)]
 
     def on_train_begin(self, logs=None):
+        if getattr(self.model, "steps_per_execution", 1) != 1:
+            raise ValueError("Lookahead counts one step a batch: compile the model with steps_per_execution=1")
         self.step = int(self.model.optimizer.iterations)
         # stop_gradient: on PyTorch the copies must not carry autograd's record of the weights.
         self.slow = [ops.copy(ops.stop_gradient(v.value)) for v in self._variables()]

@@ -5,8 +5,11 @@ legacy/airbench94.py: two parameter groups, ``lr_biases = lr * bias_scaler``), w
 Keras 3's optimizers take one rate for all their variables and have no parameter groups, so
 ``ScaledRateSGD`` multiplies the gradient of each variable whose path matches a pattern before Keras's SGD
 applies it. With momentum that is exactly a multiplied rate for that variable (momentum is linear in the
-gradient), and Keras's decoupled weight decay, applied to the weights themselves, stays the same for every
-variable, as upstream's groups have it.
+gradient; gradient clipping, which would not be, is refused). Keras's weight decay is decoupled: it shrinks
+the weights themselves, ``lr * weight_decay`` of them a step, outside the momentum, the same share for every
+variable. Upstream's groups also decay all weights alike, but through PyTorch's coupled L2 term, which goes
+through the momentum (about 1 / (1 - momentum) times as strong once the momentum has built up): its
+``weight_decay`` is not Keras's, and a script converts it.
 
     optimizer = ScaledRateSGD(lr, momentum=0.85, nesterov=True, weight_decay=wd,
                               rate_multipliers={r"batch_norm.*/beta$": 64.0})
@@ -21,9 +24,14 @@ import keras
 class ScaledRateSGD(keras.optimizers.SGD):
     """``keras.optimizers.SGD`` whose variables with a path matching a pattern of ``rate_multipliers``
     (``{regular expression: multiple}``, searched in ``variable.path``, the first match counts) train at that
-    multiple of the learning rate; the others at the rate itself."""
+    multiple of the learning rate; the others at the rate itself. (On PyTorch, a subclass of SGD takes Keras's
+    general per-variable update rather than its fused one for SGD itself.)"""
 
     def __init__(self, learning_rate=0.01, rate_multipliers=None, **kwargs):
+        clipping = [k for k in ("clipnorm", "clipvalue", "global_clipnorm") if kwargs.get(k) is not None]
+        if clipping:
+            raise ValueError(f"ScaledRateSGD: {', '.join(clipping)} would clip the multiplied gradients, and the "
+                             "rates would no longer be multiples; train without clipping")
         super().__init__(learning_rate=learning_rate, **kwargs)
         self.rate_multipliers = {str(k): float(v) for k, v in (rate_multipliers or {}).items()}
         self._patterns = [(re.compile(k), v) for k, v in self.rate_multipliers.items()]

@@ -1,5 +1,5 @@
-"""Crop-and-flip augmentation and the alternating flip, on whichever backend KERAS_BACKEND names (tests/test_backends.py reruns
-this file on JAX and PyTorch)."""
+"""Crop-and-flip augmentation and the alternating flip, on whichever backend KERAS_BACKEND names
+(tests/test_backends.py reruns this file on JAX and PyTorch)."""
 
 import numpy as np
 import pytest
@@ -198,3 +198,10 @@ def test_the_training_step_sees_the_epochs_side():
         move = kernels[epoch + 1] - kernels[epoch]
         cosine = move @ side.ravel() / np.linalg.norm(move) / np.linalg.norm(side)
         assert cosine == pytest.approx(1.0, abs=1e-5), epoch
+
+
+def test_set_epoch_without_an_alternating_flip_is_refused():
+    model = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Flatten(), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    with pytest.raises(ValueError, match="no AlternatingFlip"):
+        model.fit(np.zeros((2, 4, 4, 3), "float32"), np.zeros((2, 1), "float32"), verbose=0, callbacks=[SetEpoch()])

@@ -177,8 +177,8 @@ def test_tensorboard_cost_times_the_callback_against_the_epoch(small_cifar10, tm
 
 
 def test_the_bfloat16_figures_are_those_of_the_kept_runs_and_step_timings():
-    """The READMEs quote the bfloat16 comparison from benchmarks/results/: a changed run or a retyped figure
-    fails here."""
+    """The READMEs and doc/mixed-precision.md quote the bfloat16 comparison from benchmarks/results/: a changed
+    run or a retyped figure fails here."""
     import csv
 
     kept = os.path.join(ROOT, "benchmarks", "results")
@@ -201,7 +201,8 @@ def test_the_bfloat16_figures_are_those_of_the_kept_runs_and_step_timings():
             steps[key] = json.load(f)["ms_per_step"]
     ratio = f"{steps['-bfloat16'] / steps['']:.2f}"
     second = f"{steps['-bfloat16-2']} against {steps['-2']} ms, {steps['-bfloat16-2'] / steps['-2']:.2f}"
-    for readme in ("README.md", os.path.join("benchmarks", "README.md")):
+    for readme in ("README.md", os.path.join("benchmarks", "README.md"), 
+                   os.path.join("doc", "mixed-precision.md")):
         with open(os.path.join(ROOT, readme)) as f:
             text = " ".join(f.read().split())
         for figure in (*final.values(), f"within {gap:.3f}", f"{ratio} times as long"):
@@ -210,3 +211,26 @@ def test_the_bfloat16_figures_are_those_of_the_kept_runs_and_step_timings():
         text = f.read()
     assert second in " ".join(text.split())
     assert f"| {steps['']} |" in text and f"| {steps['-bfloat16']} |" in text
+
+
+def test_the_xeon_speed_table_is_that_of_its_json():
+    kept = os.path.join(ROOT, "benchmarks", "results", "2026-12-02-speed-resnet20-tensorflow-pytorch-xeon.json")
+    with open(kept) as f:
+        report = json.load(f)
+    with open(os.path.join(ROOT, "benchmarks", "README.md")) as f:
+        text = f.read()
+    table = text[text.index("**The same on an AVX-512 Xeon**"):text.index("**The bare step**")]
+    labels = {"plain": "plain Keras, no augmentation", "plain+augment": "plain Keras with the crop-and-flip layer",
+              "collection": "**the collection**", "pytorch": "plain PyTorch loop"}
+    rounds = {}
+    for name, label in labels.items():
+        figures = report["figures"][name]
+        rounds[name] = [r["seconds_per_epoch"] for r in figures["rounds"]]
+        ratio = "1" if name == "plain" else f"{report['ratio_to_plain'][name]:.2f}"
+        ratio = f"**{ratio}**" if name == "collection" else ratio
+        row = (f"| {label} | {rounds[name][0]:.1f}, {rounds[name][1]:.1f} | {figures['seconds_per_epoch']:.1f} "
+               f"| {ratio} |")
+        assert row in table, row
+    shares = [p / c for p, c in zip(rounds["pytorch"], rounds["collection"])]
+    assert f"{shares[0]:.2f} and {shares[1]:.2f} of the collection's" in " ".join(table.split())
+    assert report["machine"].startswith("Intel(R) Xeon(R)") and report["pytorch_version"] == "2.13.0+cpu"

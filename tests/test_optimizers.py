@@ -55,3 +55,10 @@ def test_a_saved_model_keeps_the_optimizer_and_its_multipliers(tmp_path):
     assert isinstance(loaded.optimizer, ScaledRateSGD) and loaded.optimizer.rate_multipliers == {r"beta$": 64.0}
     assert int(loaded.optimizer.iterations) == 1
     assert [loaded.optimizer.multiplier(v) for v in loaded.trainable_variables] == [1.0, 64.0, 1.0]
+
+
+def test_gradient_clipping_is_refused():
+    # Clipping comes after the multiplied gradients: the multiples would not hold.
+    for clip in ("clipnorm", "clipvalue", "global_clipnorm"):
+        with pytest.raises(ValueError, match=clip):
+            ScaledRateSGD(0.1, rate_multipliers={"beta$": 64.0}, **{clip: 1.0})
