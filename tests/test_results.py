@@ -166,3 +166,20 @@ def test_reproduce_reports_bad_folders_and_flags_in_one_line(tmp_path, monkeypat
     assert ("lenet: failed (exit status 2): LeNet_keras.py: error: argument --epochs: must be from 1 to "
             "2147483647, not 0") in out.out
     assert "failed: lenet" in out.out.splitlines()[-1] and "run the same command again" not in out.out
+
+
+def test_the_readme_spread_of_the_lenet_rows_is_that_of_the_filed_runs():
+    finals = {}
+    for row in rows.ROWS[:4]:  # the four LeNet-5 rows on CIFAR-10
+        folder = os.path.join(ROOT, "results", row.name)
+        finals[row.name] = [100 * rows.read_summary(os.path.join(folder, seed))["test_accuracy"]
+                            for seed in sorted(os.listdir(folder))]
+    widest = max(finals, key=lambda name: max(finals[name]) - min(finals[name]))
+    spread = max(finals[widest]) - min(finals[widest])
+    words = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
+    fewest, most = min(map(len, finals.values())), max(map(len, finals.values()))
+    runs = words[fewest] if fewest == most else f"{words[fewest]} or {words[most]}"
+    with open(table.README) as f:
+        text = " ".join(f.read().split())
+    assert f"with {runs} runs a row" in text
+    assert f"lie up to {spread:.1f} points apart ({rows.BY_NAME[widest].model}'s)" in text
