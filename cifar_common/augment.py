@@ -105,8 +105,9 @@ class AlternatingFlip(keras.layers.Layer):
 
     With the training images mirrored at random once beforehand (``mirror_half``), each image is seen
     mirrored in every other epoch: in each epoch after the first, exactly the images that were not mirrored
-    in the epoch before. The epoch is a variable of the layer, set by the ``SetEpoch`` callback (and saved
-    with the model, so a resumed run goes on with the right side)."""
+    in the epoch before. The epoch is a variable of the layer (read inside the compiled step), set by the
+    ``SetEpoch`` callback as each epoch begins; a resumed run sees the same sides because ``mirror_half``
+    draws the same images again from the same seed."""
 
     def build(self, input_shape):
         self.epoch = self.add_weight(shape=(), dtype="int32", initializer="zeros", trainable=False, name="epoch")
