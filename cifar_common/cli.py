@@ -107,11 +107,16 @@ def tool_parser(script, description):
 
 
 def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_schedule, model_flags=None,
-           runs=False):
+           runs=False, lr_help=None, weight_decay_help=None):
     """The argument parser of ``script`` with its defaults shown in ``--help``.
 
     ``model_flags`` are the script's own model flags, ``{"depth": (110, "help text")}`` for ``--depth``; their
     type is that of the default. ``runs`` adds ``--runs N`` (several seeded runs in one command).
+
+    A script whose optimizer holds its own per-step schedule passes ``lr_schedule=None``: it has no
+    ``--lr-schedule`` (nor HTD's bounds). An ``epochs`` that is a float (9.9) makes ``--epochs`` take a
+    fraction: the last epoch ends early. ``lr_help`` and ``weight_decay_help`` describe ``--lr`` and
+    ``--weight-decay`` where the script's optimizer is not the usual SGD with momentum 0.9 and an L2 penalty.
     """
     p = _Parser(
         prog=os.path.basename(script),
@@ -120,24 +125,32 @@ def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_sche
         allow_abbrev=False,
     )
     training = p.add_argument_group("training (defaults: this script's reference hyperparameters)")
-    training.add_argument("--epochs", type=positive_int, default=epochs, metavar="N",
-                          help=f"epochs to train (default: {epochs})")
+    if isinstance(epochs, float):
+        training.add_argument("--epochs", type=positive_float, default=epochs, metavar="E",
+                              help="epochs to train; a fraction trains that share of the last epoch's steps "
+                                   f"(default: {epochs:g})")
+    else:
+        training.add_argument("--epochs", type=positive_int, default=epochs, metavar="N",
+                              help=f"epochs to train (default: {epochs})")
     training.add_argument("--batch-size", type=positive_int, default=batch_size, metavar="N",
                           help=f"global batch size, split across the devices (default: {batch_size})")
     training.add_argument("--lr", type=positive_float, default=lr, metavar="RATE",
-                          help=f"base learning rate of SGD with Nesterov momentum 0.9 (default: {lr})")
+                          help=f"{lr_help or 'base learning rate of SGD with Nesterov momentum 0.9'} "
+                               f"(default: {lr})")
     training.add_argument("--weight-decay", type=non_negative_float, default=weight_decay, metavar="L2",
-                          help=f"L2 penalty on the weights, 0 for none (default: {weight_decay})")
-    training.add_argument("--lr-schedule", choices=sorted(schedules.SCHEDULES), default=lr_schedule,
-                          help="step: the script's step decay, scaled to --epochs; cosine: cosine annealing "
-                               "to 0; htd: hyperbolic-tangent decay from --htd-lower to --htd-upper "
-                               f"(default: {lr_schedule})")
-    training.add_argument("--htd-lower", type=finite_float, default=schedules.HTD_LOWER, metavar="L",
-                          help=f"HTD's tanh argument at the first epoch; lower keeps the base rate longer "
-                               f"(default: {schedules.HTD_LOWER:g})")
-    training.add_argument("--htd-upper", type=finite_float, default=schedules.HTD_UPPER, metavar="U",
-                          help="HTD's tanh argument at the end; higher ends nearer 0 "
-                               f"(default: {schedules.HTD_UPPER:g})")
+                          help=f"{weight_decay_help or 'L2 penalty on the weights, 0 for none'} "
+                               f"(default: {weight_decay})")
+    if lr_schedule is not None:
+        training.add_argument("--lr-schedule", choices=sorted(schedules.SCHEDULES), default=lr_schedule,
+                              help="step: the script's step decay, scaled to --epochs; cosine: cosine annealing "
+                                   "to 0; htd: hyperbolic-tangent decay from --htd-lower to --htd-upper "
+                                   f"(default: {lr_schedule})")
+        training.add_argument("--htd-lower", type=finite_float, default=schedules.HTD_LOWER, metavar="L",
+                              help=f"HTD's tanh argument at the first epoch; lower keeps the base rate longer "
+                                   f"(default: {schedules.HTD_LOWER:g})")
+        training.add_argument("--htd-upper", type=finite_float, default=schedules.HTD_UPPER, metavar="U",
+                              help="HTD's tanh argument at the end; higher ends nearer 0 "
+                                   f"(default: {schedules.HTD_UPPER:g})")
     training.add_argument("--seed", type=seed, default=0, metavar="N",
                           help="seed of weights, augmentation and data splits; same seed, same run (default: 0)")
     if runs:

@@ -584,7 +584,7 @@ def load(dataset="cifar10", data_dir=None, subset=None, val_split=0, seed=0):
     )
 
 
-def batches(images, labels, batch_size, shuffle=False):
+def batches(images, labels, batch_size, shuffle=False, drop_remainder=False):
     """The images (and labels) as TensorFlow's ``tf.data`` batches, for ``model.fit``, ``evaluate`` and
     ``predict`` on the TensorFlow backend; the other backends take the NumPy arrays themselves.
 
@@ -594,7 +594,8 @@ def batches(images, labels, batch_size, shuffle=False):
     or a call ended up to that long after its work was done, the machine idle (benchmarks/tf_data_stall.py,
     TensorFlow 2.21). These are the same batches without autotuning: ``batch_size`` images at a time in their
     order, or with ``shuffle`` in a new order every epoch (TensorFlow's seeded generator draws it, as it draws
-    Keras's), the last batch the remainder, the next one gathered while a step runs.
+    Keras's), the last batch the remainder (left out with ``drop_remainder``), the next one gathered while a
+    step runs.
     """
     import tensorflow as tf
 
@@ -604,8 +605,34 @@ def batches(images, labels, batch_size, shuffle=False):
         order = order.shuffle(len(images), reshuffle_each_iteration=True)
     options = tf.data.Options()
     options.autotune.enabled = False
-    return (order.batch(batch_size).map(lambda i: tuple(tf.gather(a, i) for a in arrays)).prefetch(1)
-            .with_options(options))
+    return (order.batch(batch_size, drop_remainder=drop_remainder)
+            .map(lambda i: tuple(tf.gather(a, i) for a in arrays)).prefetch(1).with_options(options))
+
+
+def whole_batches(images, labels, batch_size, seed):
+    """Shuffled training batches of exactly ``batch_size`` images, a new order every epoch, the remainder
+    left out (PyTorch's ``drop_last``), as a ``keras.utils.PyDataset`` for ``model.fit`` on JAX and PyTorch;
+    on TensorFlow ``batches(..., shuffle=True, drop_remainder=True)`` does it. (Keras's ``fit`` on arrays
+    always trains the last, partial batch.) The orders come from a NumPy generator seeded with ``seed``."""
+    import keras
+
+    class WholeBatches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.rng = np.random.default_rng(seed)
+            self.order = self.rng.permutation(len(images))
+
+        def __len__(self):
+            return len(images) // batch_size
+
+        def __getitem__(self, index):
+            chosen = np.sort(self.order[index * batch_size:(index + 1) * batch_size])
+            return images[chosen], labels[chosen]
+
+        def on_epoch_end(self):
+            self.order = self.rng.permutation(len(images))
+
+    return WholeBatches()
 
 
 def predict(model, images, batch_size):

@@ -13,6 +13,10 @@ and ``init_whitening_conv``); the kernels here are in Keras's layout, (height, w
   of its eigenvalue, project a patch onto 12 directions of unit variance, uncorrelated with each other. The
   kernel holds those 12 filters and their negations (24 outputs), so that the GELU after it keeps both
   signs. Computed once, before training, from some thousands of training images, and then frozen.
+* ``Bias``: a learnt bias per channel, as a layer of its own, for the frozen whitening convolution: Keras
+  freezes a layer's weights all together (``trainable=False``), and a frozen ``Conv2D`` followed by ``Bias``
+  keeps its kernel fixed while the bias trains, in a saved model too (a variable's own ``trainable`` flag is
+  not saved).
 
 keras.initializers has an ``Identity`` only for 2-D matrices, and nothing computed from data.
 """
@@ -22,6 +26,17 @@ import numpy as np
 from keras import ops
 
 
+def pytorch_default():
+    """PyTorch's own initialisation of a ``Conv2d`` or ``Linear`` weight (kaiming_uniform with a = sqrt(5)):
+    uniform within +-1/sqrt(fan_in), variance 1 / (3 fan_in). Keras's default is Glorot's; a new instance
+    for every layer, since an unseeded Keras initializer called twice gives the same values twice."""
+    return keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform")
+
+
+class WhiteningError(ValueError):
+    """The images given cannot make a whitening convolution (too few, constant, not finite numbers)."""
+
+
 @keras.saving.register_keras_serializable(package="cifar_common")
 class Dirac(keras.initializers.Initializer):
     """A convolution kernel (h, w, in, out) whose first ``in`` filters are the identity: filter i has a 1 at
@@ -29,7 +44,7 @@ class Dirac(keras.initializers.Initializer):
     default PyTorch's convolution initialisation (kaiming_uniform with a = sqrt(5): variance 1 / (3 fan_in))."""
 
     def __init__(self, base=None):
-        self.base = keras.initializers.get(base or keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform"))
+        self.base = keras.initializers.get(base or pytorch_default())
 
     def __call__(self, shape, dtype=None):
         height, width, channels_in, channels_out = shape
@@ -43,6 +58,20 @@ class Dirac(keras.initializers.Initializer):
 
     def get_config(self):
         return {"base": keras.initializers.serialize(self.base)}
+
+
+@keras.saving.register_keras_serializable(package="cifar_common")
+class Bias(keras.layers.Layer):
+    """Adds a learnt bias to each channel (the last axis), starting at 0."""
+
+    def build(self, input_shape):
+        self.bias = self.add_weight(shape=(input_shape[-1],), initializer="zeros", name="bias")
+
+    def call(self, x):
+        return x + ops.cast(self.bias, x.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
 
 
 def patches(images, size):
@@ -65,16 +94,16 @@ def whitening_kernel(images, size=2, eps=5e-4):
     images are already standardised to mean 0 per channel."""
     rows = patches(images, size).astype("float64")
     if len(rows) < rows.shape[1]:
-        raise ValueError(f"whitening: {len(rows)} patches cannot give a {rows.shape[1]}-dimensional covariance; "
-                         "give more images")
+        raise WhiteningError(f"whitening: {len(rows)} patches cannot give a {rows.shape[1]}-dimensional "
+                             "covariance; give more images")
     covariance = rows.T @ rows / len(rows)
     if not np.all(np.isfinite(covariance)):
-        raise ValueError("whitening: the images hold values that are not finite numbers")
+        raise WhiteningError("whitening: the images hold values that are not finite numbers")
     eigenvalues, eigenvectors = np.linalg.eigh(covariance)  # ascending
     eigenvalues, eigenvectors = eigenvalues[::-1], eigenvectors[:, ::-1]
     if eigenvalues[-1] + eps <= 1e-9 * eigenvalues[0]:  # relative: round-off leaves tiny ones of either sign
-        raise ValueError("whitening: the patches do not vary in every direction (constant images?); "
-                         "with eps 0 their covariance cannot be inverted")
+        raise WhiteningError("whitening: the patches do not vary in every direction (constant images?); "
+                             "with eps 0 their covariance cannot be inverted")
     filters = eigenvectors / np.sqrt(eigenvalues + eps)  # column i: the i-th direction, scaled
     channels = np.shape(images)[-1]
     kernel = filters.reshape(size, size, channels, size * size * channels)

@@ -39,8 +39,9 @@ import sys
 import time
 
 import keras
+import numpy as np
 
-from . import cli, data, devices, macs, run_folder
+from . import cli, data, devices, initializers, macs, run_folder
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3
@@ -111,6 +112,24 @@ class _WarnOnDeadNetwork(keras.callbacks.Callback):
             self.warnings.append(warning)
 
 
+class _StopAtStep(keras.callbacks.Callback):
+    """Ends training after the run's ``total_steps``-th step, within its last epoch (a fractional --epochs);
+    Keras then ends that epoch as usual (its test evaluation, the history's row, the backup). The steps are
+    counted from the optimizer's at the start, so a resumed run stops at the same step."""
+
+    def __init__(self, total_steps):
+        super().__init__()
+        self.total_steps = total_steps
+
+    def on_train_begin(self, logs=None):
+        self.step = int(self.model.optimizer.iterations)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        if self.step >= self.total_steps:
+            self.model.stop_training = True
+
+
 class _KeepInterrupts(keras.callbacks.Callback):
     """Ctrl-C (or reproduce.py's --stop-after) always stops training. Keras converts every batch's logs to
     numbers inside a bare ``except: pass`` (``pythonify_logs`` in keras/src/utils/python_utils.py, Keras 3.15),
@@ -158,7 +177,8 @@ class _LogsInTheLoop(keras.callbacks.Callback):
 
 
 # Bad input: each ends the run with its one-line message.
-USER_ERRORS = (data.DataError, devices.DeviceError, run_folder.OutputError, OptionError, ScriptError)
+USER_ERRORS = (data.DataError, devices.DeviceError, run_folder.OutputError, OptionError, ScriptError,
+               initializers.WhiteningError)
 
 
 def resume_command(folder):
@@ -198,16 +218,19 @@ def _command():
 
 # --- the command line -------------------------------------------------------------------------------------
 
-def parse_args(doc, *, epochs, batch_size, lr, weight_decay, lr_schedule="step", model_flags=None, runs=False):
+def parse_args(doc, *, epochs, batch_size, lr, weight_decay, lr_schedule="step", model_flags=None, runs=False,
+               lr_help=None, weight_decay_help=None):
     """The script's command line, with its defaults (shown by ``--help``).
 
     ``doc`` is the script's docstring (the help's description); ``model_flags`` its own flags,
     ``{"depth": (110, "help text")}`` for ``--depth N``; ``runs=True`` adds ``--runs N`` (see
-    ``seeded_runs``). With ``--resume DIR`` it returns the arguments that run was started with, and the
+    ``seeded_runs``); ``lr_schedule=None``, a float ``epochs``, ``lr_help`` and ``weight_decay_help``: see
+    ``cli.parser``. With ``--resume DIR`` it returns the arguments that run was started with, and the
     machine flags (``--data-dir``, ``--gpus``, ``--jit``) of this command line.
     """
     parser = cli.parser(sys.argv[0], doc, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                        lr_schedule=lr_schedule, model_flags=model_flags or {}, runs=runs)
+                        lr_schedule=lr_schedule, model_flags=model_flags or {}, runs=runs, lr_help=lr_help,
+                        weight_decay_help=weight_decay_help)
     argv = cli.attach_negative_values(sys.argv[1:])
     args = parser.parse_args(argv)
     if args.resume:
@@ -294,7 +317,7 @@ def seeded_runs(args):
     print(f"study folder: {study}")
     print(f"Test accuracy: median {statistics.median(accuracies):.2f} % over {len(accuracies)} "
           f"run{'s' if len(accuracies) != 1 else ''} (min {accuracies[0]:.2f}, max {accuracies[-1]:.2f}; "
-          f"{_script_name()}, {args.lr_schedule})")
+          f"{_script_name()}{f', {args.lr_schedule}' if getattr(args, 'lr_schedule', None) else ''})")
 
 
 # --- one run ----------------------------------------------------------------------------------------------------
@@ -303,12 +326,21 @@ class Run:
     """One training run of a script: ``with train.Run(args) as run: ... run.fit(model, callbacks)``.
 
     Inside the ``with`` block: ``run.data`` (a ``data.Data``: the images, their shape, class count and
-    channel statistics), ``run.jit_compile`` (what ``--jit`` asks ``model.compile`` for), and the devices'
+    channel statistics), ``run.jit_compile`` (what ``--jit`` asks ``model.compile`` for), ``run.steps_per_epoch``
+    and ``run.total_steps`` (the training steps of the whole run, for a per-step schedule), and the devices'
     scope, in which the model is built and compiled.
+
+    ``drop_remainder=True`` trains on whole batches only, every epoch leaving out the images that do not fill
+    one (PyTorch's ``drop_last``). A fractional ``--epochs`` (9.9) trains ``ceil(9.9)`` epochs, the last one
+    stopped after ``run.total_steps = ceil(9.9 * steps_per_epoch)`` steps in all.
     """
 
-    def __init__(self, args):
+    def __init__(self, args, drop_remainder=False):
         self.args = args
+        self.drop_remainder = drop_remainder
+        self.epochs = math.ceil(args.epochs)  # the epochs fit runs; the last may stop early (total_steps)
+        self.steps_per_epoch = None
+        self.total_steps = None
         self.script = _script_name()
         self.previous = None  # the summary of the run that --resume continues
         self.previous_rows = []  # and its history (run_folder.resume_point)
@@ -396,12 +428,12 @@ class Run:
             if self.previous.get("finished"):  # it may have finished since the command line was read
                 raise run_folder.OutputError(f"{args.resume}: that run has finished; nothing to resume")
             self.script = self.previous["script"]
-            self.previous_rows = run_folder.resume_point(args.resume, args.epochs)
+            self.previous_rows = run_folder.resume_point(args.resume, self.epochs)
         else:
             self._owner = run_folder.own_new(args.output_dir, self.script)
         if self.writes:
             self.folder = self._owner.folder
-        if args.lr_schedule == "htd" and not args.htd_lower < args.htd_upper:
+        if getattr(args, "lr_schedule", None) == "htd" and not args.htd_lower < args.htd_upper:
             raise OptionError(f"--htd-lower {args.htd_lower:g} --htd-upper {args.htd_upper:g}: the lower bound "
                               "must be below the upper one")
         self.data = data.load(args.dataset, args.data_dir, subset=args.subset, val_split=args.val_split,
@@ -414,6 +446,18 @@ class Run:
         if args.batch_size % self.hardware.replicas:
             raise devices.DeviceError(f"--batch-size {args.batch_size}: must divide evenly over "
                                       f"{self.hardware.replicas} devices")
+        train_images = len(self.data.x_train)
+        if self.drop_remainder:
+            if self.cluster:
+                raise OptionError(f"{self.script} trains on whole batches only, which several processes do not "
+                                  "support yet; train it in one process")
+            if train_images < args.batch_size:
+                raise OptionError(f"--batch-size {args.batch_size}: the {train_images} training images do not fill "
+                                  "one batch, and this script trains on whole batches only; give a smaller "
+                                  "--batch-size or more images")
+        self.steps_per_epoch = (train_images // args.batch_size if self.drop_remainder
+                                else math.ceil(train_images / args.batch_size))
+        self.total_steps = math.ceil(self.steps_per_epoch * args.epochs)
         if self.cluster and args.val_split:  # the best epoch's weights: process 0 writes them, all read them
             blind = [i for i, seen in enumerate(devices.gather(os.path.isdir(self.folder))) if not seen]
             if blind:
@@ -444,18 +488,25 @@ class Run:
             with contextlib.suppress(run_folder.WriteError):  # the curves of a full disk: the older ones stay
                 run_folder.plot_curves(self.folder, f"{self.script} (interrupted)")
             when = (f"after its last epoch ({finished}), before it was recorded as finished; complete it with"
-                    if finished == self.args.epochs else f"after epoch {finished}; continue with")
+                    if finished == self.epochs else f"after epoch {finished}; continue with")
             print(f"\ninterrupted {when}: {resume_command(self.folder)}", file=sys.stderr)
             then = getattr(self.args, "_then", None)
             if then:
                 print(then, file=sys.stderr)
 
-    def fit(self, model, callbacks=()):
+    def fit(self, model, callbacks=(), tta=None):
         """Trains the compiled ``model`` on the run's data with ``callbacks`` (the script's learning-rate
         callback, or none when the optimizer holds a ``keras.optimizers.schedules`` object) and the run's own;
-        returns the completed summary."""
+        returns the completed summary.
+
+        ``tta``, a function of test images giving ``(weight, images)`` views (``tta.views``): the final test
+        accuracy is that of the model's outputs averaged over the views (test-time augmentation); every
+        epoch's test accuracy in the history stays that of the images alone."""
         args = self.args
         _check_learning_rate_setters(model, callbacks)
+        if tta is not None and self.cluster:
+            raise OptionError("test-time augmentation with several processes is not supported; train in one "
+                              "process")
         backup = run_folder.Backup(self.folder, writes=self.writes)  # for --resume: two checkpoints
         # A resumed run loads its backup before it writes anything: a backup that is not usable leaves the
         # folder as it was.
@@ -475,6 +526,7 @@ class Run:
             interrupts,  # first: an interrupt Keras dropped ends the epoch before the history sees it
             _StopOnDivergence("validation" if args.val_split else "test"),  # a diverged epoch is never recorded
             *([self._dead] if self._dead else []),
+            *([_StopAtStep(self.total_steps)] if self.total_steps < self.epochs * self.steps_per_epoch else []),
             *callbacks,  # then the script's: a scheduler sets the epoch's rate before the history reads it
             *([history] if self.writes else []),
             backup,  # after the history: an epoch's checkpoint is written once its row is
@@ -486,19 +538,22 @@ class Run:
             train_data = (self._process_batches(*train_data, shuffle=True),)
             held_out_data = self._process_batches(*held_out_data)
         elif keras.backend.backend() == "tensorflow":  # Keras's own pipeline stalls as fit ends (data.batches)
-            train_data = (data.batches(*train_data, args.batch_size, shuffle=True),)
+            train_data = (data.batches(*train_data, args.batch_size, shuffle=True,
+                                       drop_remainder=self.drop_remainder),)
             held_out_data = data.batches(*held_out_data, args.batch_size)
+        elif self.drop_remainder:  # Keras's fit on arrays always trains the partial last batch
+            train_data = (data.whole_batches(*train_data, args.batch_size, seed=args.seed + restored),)
         with interrupts.active():
             # From the restored epoch on; a run that had trained every epoch trains none (only what follows).
-            model.fit(*train_data, batch_size=None if len(train_data) == 1 else args.batch_size, epochs=args.epochs,
+            model.fit(*train_data, batch_size=None if len(train_data) == 1 else args.batch_size, epochs=self.epochs,
                       initial_epoch=restored, validation_data=held_out_data, callbacks=callbacks,
                       shuffle=len(train_data) == 2,  # the batches shuffle; Keras would reorder them too
                       verbose=1 if self.writes else 0)
-            test_accuracy = self._test_accuracy(model)
+            test_accuracy = self._test_accuracy(model, tta)
             if not self.writes:
                 print(f"process {self.cluster.index} of {self.cluster.processes}: done; process 0 wrote the run "
                       f"folder {self.folder}")
-                print(f"Test accuracy: {100 * test_accuracy:.2f} % ({self.script}, after {args.epochs} epochs)")
+                print(f"Test accuracy: {100 * test_accuracy:.2f} % ({self.script}, after {args.epochs:g} epochs)")
                 return None
             # The model and the curves, then the summary that says the run has finished; only then does the
             # backup go. Stopped anywhere before that, the run has its backup, and --resume completes it.
@@ -507,15 +562,16 @@ class Run:
             run_folder.plot_curves(self.folder, f"{self.script}: {args.dataset}, test accuracy "
                                                 f"{100 * test_accuracy:.2f} %")
             interrupts.raise_pending()
-            self._finish_summary(summary, history, test_accuracy, restored)
+            self._finish_summary(summary, history, test_accuracy, restored, tta)
         backup.remove()
         with contextlib.suppress(FileNotFoundError):
             os.remove(os.path.join(self.folder, run_folder.BEST_MODEL))
         for warning in self._dead.warnings if self._dead else []:
             print(f"warning: {warning}")
         print(f"outputs: {self.folder}")
-        print(f"Test accuracy: {100 * test_accuracy:.2f} % ({self.script}, after {summary['epochs']} "
-              f"epoch{'s' if summary['epochs'] != 1 else ''})")
+        views = f", {len(tta(self.data.x_test[:1]))} views of each test image" if tta else ""
+        print(f"Test accuracy: {100 * test_accuracy:.2f} % ({self.script}, after {args.epochs:g} "
+              f"epoch{'s' if args.epochs != 1 else ''}{views})")
         return summary
 
     def _best_on_validation(self, restored):
@@ -536,20 +592,20 @@ class Run:
         return devices.ProcessBatches(images, labels, self.args.batch_size, self.cluster.processes,
                                       self.cluster.index, shuffle)
 
-    def _test_accuracy(self, model):
+    def _test_accuracy(self, model, tta=None):
         """The final epoch's test accuracy; with a validation split, the test set is used once, now, on the
-        model of the best validation epoch."""
+        model of the best validation epoch. With ``tta``, that of the outputs averaged over its views."""
+        if tta is not None:
+            if self.args.val_split:
+                self._load_best_model(model)
+            outputs = sum(weight * data.predict(model, np.ascontiguousarray(view), self.args.batch_size)
+                          for weight, view in tta(self.data.x_test))
+            return float(np.mean(outputs.argmax(axis=-1) == np.reshape(self.data.y_test, -1)))
         if not self.args.val_split:
             if not self.writes:  # the same figure as process 0's history.csv
                 return float(model.history.history["val_accuracy"][-1])
             return run_folder.read_history(self.folder)[-1]["test_accuracy"]
-        devices.barrier("best model written")  # by process 0, read by all
-        try:
-            model.load_weights(os.path.join(self.folder, run_folder.BEST_MODEL))
-        except (OSError, ValueError) as e:
-            raise run_folder.OutputError(f"{os.path.join(self.folder, run_folder.BEST_MODEL)}: cannot be loaded "
-                                         f"({e}); the model of the best validation epoch is lost") from None
-        devices.barrier("best model read")
+        self._load_best_model(model)
         test = (self.data.x_test, self.data.y_test)
         if self.cluster:
             test = (self._process_batches(*test),)
@@ -558,6 +614,15 @@ class Run:
         _, accuracy = model.evaluate(*test, batch_size=None if len(test) == 1 else self.args.batch_size, verbose=0,
                                      callbacks=[_LogsInTheLoop()] if self.cluster else None)
         return float(accuracy)
+
+    def _load_best_model(self, model):
+        devices.barrier("best model written")  # by process 0, read by all
+        try:
+            model.load_weights(os.path.join(self.folder, run_folder.BEST_MODEL))
+        except (OSError, ValueError) as e:
+            raise run_folder.OutputError(f"{os.path.join(self.folder, run_folder.BEST_MODEL)}: cannot be loaded "
+                                         f"({e}); the model of the best validation epoch is lost") from None
+        devices.barrier("best model read")
 
     def _start_summary(self, model):
         """summary.json as the run starts (``"finished": false``); ``_finish_summary`` completes it."""
@@ -600,7 +665,7 @@ class Run:
             run_folder.write_summary(self.folder, summary)
         return summary
 
-    def _finish_summary(self, summary, history, test_accuracy, restored):
+    def _finish_summary(self, summary, history, test_accuracy, restored, tta=None):
         args, previous = self.args, self.previous or {}
         held_out = "val" if args.val_split else "test"
         rows = run_folder.read_history(self.folder)
@@ -618,8 +683,11 @@ class Run:
             "test_accuracy": float(test_accuracy),
             # The test set's best epoch is for reference only; a validation split's best epoch is the model.
             "best_epoch": {"epoch": best["epoch"], f"{held_out}_accuracy": best[f"{held_out}_accuracy"]},
-            "test_accuracy_of": f"the model of epoch {best['epoch']}, best on validation" if args.val_split
-                                else "the final epoch's model",
+            "test_accuracy_of": (f"the model of epoch {best['epoch']}, best on validation" if args.val_split
+                                 else "the final epoch's model") + (
+                f", its outputs averaged over {len(tta(self.data.x_test[:1]))} views of each test image "
+                "(test-time augmentation)" if tta else ""),
+            "training_steps": self.total_steps,
             "wall_seconds": round(time.perf_counter() - self._started, 1),
             "training_seconds": round(sum(r["seconds"] for r in rows), 1),
             "seconds_per_epoch": round(statistics.median(r["seconds"] for r in rows[1:] or rows), 3),
@@ -641,7 +709,7 @@ class Run:
               f"{counts['validation_images']} validation, {counts['test_images']} test images")
         resuming = ""
         if self.args.resume:
-            resuming = (f" (resuming after epoch {restored}, from its last backup)" if restored < self.args.epochs
+            resuming = (f" (resuming after epoch {restored}, from its last backup)" if restored < self.epochs
                         else " (every epoch was trained: completing the run from its last backup)")
         print(f"run folder: {self.folder}{resuming}" + ("" if self.writes else "; process 0 writes it"))
         if self.cluster:

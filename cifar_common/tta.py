@@ -4,8 +4,9 @@ A network trained on mirrored and shifted images answers a little differently fo
 their weighted average is more accurate than the answer for the image alone. These are airbench94's six
 views (KellerJordan/cifar10-airbench, legacy/airbench94.py, ``infer`` at ``tta_level=2``): the image and its
 mirror, weight 1/4 each, and the image shifted one pixel down and right and one pixel up and left (from the
-image padded by reflection), each with its mirror, weight 1/8 each. Upstream averages the network's outputs
-as they are (its logits); so does ``predict``, whatever the model outputs.
+image padded by reflection), each with its mirror, weight 1/8 each (``mirror_views``: the first two alone,
+1/2 each, upstream's ``tta_level=1``). Upstream averages the network's outputs as they are (its logits); so
+does ``predict``, whatever the model outputs.
 """
 
 import numpy as np
@@ -25,6 +26,12 @@ def views(images):
 
     return [(0.25, images), (0.25, mirrored(images)),
             *[(0.125, view) for x in shifted for view in (x, mirrored(x))]]
+
+
+def mirror_views(images):
+    """The image and its mirror, weight 1/2 each (airbench94's ``tta_level=1``)."""
+    images = np.asarray(images, "float32")
+    return [(0.5, images), (0.5, images[:, :, ::-1])]
 
 
 def predict(model, images, batch_size=2000):

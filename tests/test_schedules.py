@@ -90,7 +90,10 @@ def test_piecewise_linear_per_step_as_airbench94():
     again = schedules.PiecewiseLinear.from_config(schedule.get_config())  # as a saved optimizer restores it
     assert float(again(500)) == pytest.approx(float(schedule(500)))
     with pytest.raises(ValueError, match="increasing"):
-        schedules.PiecewiseLinear(0.1, ((0, 1.0), (0, 0.5)))
+        schedules.PiecewiseLinear(0.1, ((3, 1.0), (2, 0.5)))
+    # Two knots at one step (the warm-up of a run of 3 steps, int(0.2 * 3) = 0): a jump there.
+    jump = schedules.PiecewiseLinear(1.0, ((0, 0.2), (0, 1.0), (3, 0.0)))
+    assert [float(jump(step)) for step in range(4)] == pytest.approx([1.0, 2 / 3, 1 / 3, 0.0])
 
 
 def test_piecewise_linear_drives_the_optimizer_step_by_step():

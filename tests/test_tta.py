@@ -25,6 +25,14 @@ def test_the_views_are_upstreams_shifts_and_mirrors_and_weigh_one():
     np.testing.assert_array_equal(up_mirror, up[:, :, ::-1])
 
 
+def test_the_mirror_views_are_the_image_and_its_mirror_at_one_half_each():
+    images = _images()
+    (w1, same), (w2, mirror) = tta.mirror_views(images)
+    assert (w1, w2) == (0.5, 0.5)
+    np.testing.assert_array_equal(same, images)
+    np.testing.assert_array_equal(mirror, images[:, :, ::-1])
+
+
 def _conv_net():
     keras.utils.set_random_seed(0)
     return keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, activation="relu"),
