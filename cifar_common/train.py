@@ -41,7 +41,7 @@ import time
 import keras
 import numpy as np
 
-from . import cli, data, devices, initializers, macs, run_folder
+from . import cli, data, devices, initializers, macs, run_folder, tta as test_time
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3
@@ -504,6 +504,7 @@ class Run:
         epoch's test accuracy in the history stays that of the images alone."""
         args = self.args
         _check_learning_rate_setters(model, callbacks)
+        views = len(tta(self.data.x_test[:1])) if tta else 0  # for the summary and the last line
         if tta is not None and self.cluster:
             raise OptionError("test-time augmentation with several processes is not supported; train in one "
                               "process")
@@ -562,16 +563,15 @@ class Run:
             run_folder.plot_curves(self.folder, f"{self.script}: {args.dataset}, test accuracy "
                                                 f"{100 * test_accuracy:.2f} %")
             interrupts.raise_pending()
-            self._finish_summary(summary, history, test_accuracy, restored, tta)
+            self._finish_summary(summary, history, test_accuracy, restored, views)
         backup.remove()
         with contextlib.suppress(FileNotFoundError):
             os.remove(os.path.join(self.folder, run_folder.BEST_MODEL))
         for warning in self._dead.warnings if self._dead else []:
             print(f"warning: {warning}")
         print(f"outputs: {self.folder}")
-        views = f", {len(tta(self.data.x_test[:1]))} views of each test image" if tta else ""
         print(f"Test accuracy: {100 * test_accuracy:.2f} % ({self.script}, after {args.epochs:g} "
-              f"epoch{'s' if args.epochs != 1 else ''}{views})")
+              f"epoch{'s' if args.epochs != 1 else ''}{f', {views} views of each test image' if views else ''})")
         return summary
 
     def _best_on_validation(self, restored):
@@ -598,8 +598,7 @@ class Run:
         if tta is not None:
             if self.args.val_split:
                 self._load_best_model(model)
-            outputs = sum(weight * data.predict(model, np.ascontiguousarray(view), self.args.batch_size)
-                          for weight, view in tta(self.data.x_test))
+            outputs = test_time.predict(model, self.data.x_test, self.args.batch_size, make_views=tta)
             return float(np.mean(outputs.argmax(axis=-1) == np.reshape(self.data.y_test, -1)))
         if not self.args.val_split:
             if not self.writes:  # the same figure as process 0's history.csv
@@ -665,7 +664,7 @@ class Run:
             run_folder.write_summary(self.folder, summary)
         return summary
 
-    def _finish_summary(self, summary, history, test_accuracy, restored, tta=None):
+    def _finish_summary(self, summary, history, test_accuracy, restored, views=0):
         args, previous = self.args, self.previous or {}
         held_out = "val" if args.val_split else "test"
         rows = run_folder.read_history(self.folder)
@@ -685,8 +684,8 @@ class Run:
             "best_epoch": {"epoch": best["epoch"], f"{held_out}_accuracy": best[f"{held_out}_accuracy"]},
             "test_accuracy_of": (f"the model of epoch {best['epoch']}, best on validation" if args.val_split
                                  else "the final epoch's model") + (
-                f", its outputs averaged over {len(tta(self.data.x_test[:1]))} views of each test image "
-                "(test-time augmentation)" if tta else ""),
+                f", its outputs averaged over {views} views of each test image (test-time augmentation)"
+                if views else ""),
             "training_steps": self.total_steps,
             "wall_seconds": round(time.perf_counter() - self._started, 1),
             "training_seconds": round(sum(r["seconds"] for r in rows), 1),

@@ -34,6 +34,8 @@ def mirror_views(images):
     return [(0.5, images), (0.5, images[:, :, ::-1])]
 
 
-def predict(model, images, batch_size=2000):
-    """The weighted average of the model's outputs over the six views, as a NumPy array (N, outputs)."""
-    return sum(weight * data.predict(model, np.ascontiguousarray(view), batch_size) for weight, view in views(images))
+def predict(model, images, batch_size=2000, make_views=views):
+    """The weighted average of the model's outputs over the views ``make_views`` gives (by default the six),
+    as a NumPy array (N, outputs)."""
+    return sum(weight * data.predict(model, np.ascontiguousarray(view), batch_size)
+               for weight, view in make_views(images))
