@@ -420,16 +420,25 @@ def machine():
 
 
 def cpu_name(cpuinfo):
-    """The CPU's model name from /proc/cpuinfo's text, with its widest vector instructions and its bfloat16
-    ones: "Intel(R) Xeon(R) Processor (AVX-512, BF16)"; None if the text names no model.
+    """The CPU's model name from /proc/cpuinfo's text, with its family and model numbers, its widest vector
+    instructions and its bfloat16 ones: "AMD EPYC, family 25 model 17 (AVX-512, BF16)"; None if the text
+    names no model.
 
-    The vector instructions decide a CPU's training speed more than its name does (a virtual machine's "AMD
-    EPYC" is several generations). BF16 (AVX-512 BF16) converts and multiplies bfloat16 in vector registers;
-    AMX multiplies bfloat16 tiles, the matrix units that make --mixed-precision pay on a CPU."""
+    The numbers and the instructions decide a CPU's training speed more than its name does (a virtual
+    machine's "AMD EPYC" is several generations, whose epochs differ by a factor of two). BF16 (AVX-512 BF16)
+    converts and multiplies bfloat16 in vector registers; AMX multiplies bfloat16 tiles, the matrix units that
+    make --mixed-precision pay on a CPU."""
     lines = cpuinfo.splitlines()
-    name = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), None)
+
+    def field(key):
+        return next((line.split(":", 1)[1].strip() for line in lines if line.split(":", 1)[0].strip() == key), None)
+
+    name = field("model name")
     if name is None:
         return None
+    family, model = field("cpu family"), field("model")
+    if family and model:
+        name += f", family {family} model {model}"
     flags = set(next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), []))
     widest = next((label for flag, label in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"))
                    if flag in flags), None)

@@ -69,3 +69,5 @@ def test_the_cpu_line_names_vector_and_bfloat16_instructions():
     assert devices.cpu_name(cpuinfo("avx2 avx512f avx512_bf16 amx_bf16 amx_tile")) == "Some CPU (AVX-512, BF16, AMX)"
     assert devices.cpu_name(cpuinfo("sse4_2")) == "Some CPU"
     assert devices.cpu_name("processor\t: 0\n") is None
+    numbered = cpuinfo("avx2 avx512f avx512_bf16").replace("model name", "cpu family\t: 25\nmodel\t\t: 17\nmodel name")
+    assert devices.cpu_name(numbered) == "Some CPU, family 25 model 17 (AVX-512, BF16)"
