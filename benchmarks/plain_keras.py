@@ -2,12 +2,12 @@
 trains it.
 
 It builds the network with the script's own ``build_model`` (the same layers, ``Normalization`` included) and
-replaces the crop-and-flip layer by an identity unless ``--augment`` is given; then it does what a plain Keras
-tutorial does and nothing more: ``model.compile`` with SGD and Nesterov momentum (``jit_compile`` left to
-Keras) and ``model.fit`` on the NumPy arrays, with the test set as validation data. No learning-rate
-schedule, no backups, no run folder: the only callback is a timer, which writes each epoch's seconds (the
-time since the previous epoch ended: training, validation and every callback) and the seconds of its
-training part as JSON.
+replaces the crop-and-flip layer (and the speed-run's alternating flip) by an identity unless ``--augment`` is
+given; then it does what a plain Keras tutorial does and nothing more: ``model.compile`` with SGD and Nesterov
+momentum (``jit_compile`` left to Keras) and ``model.fit`` on the NumPy arrays, with the test set as
+validation data. No learning-rate schedule, no backups, no run folder: the only callback is a timer, which
+writes each epoch's seconds (the time since the previous epoch ended: training, validation and every
+callback) and the seconds of its training part as JSON.
 
     python benchmarks/plain_keras.py lenet/LeNet_dp_da_wd_keras.py --data-dir D --epochs 3 --json t.json
     python benchmarks/plain_keras.py resnet/ResNet_keras.py --depth 20 --augment --data-dir D --json t.json
@@ -29,7 +29,7 @@ import keras
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from cifar_common import cli, data, train  # noqa: E402
-from cifar_common.augment import RandomCropFlip  # noqa: E402
+from cifar_common.augment import AlternatingFlip, RandomCropFlip  # noqa: E402
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -53,8 +53,9 @@ class EpochTimer(keras.callbacks.Callback):
 
 
 def model_flags(build_model, extra, error):
-    """``--name value`` pairs for the keyword arguments of ``build_model`` (after data and weight_decay)."""
-    params = list(inspect.signature(build_model).parameters.values())[2:]
+    """``--name value`` pairs for the keyword arguments of ``build_model`` (other than data and weight_decay)."""
+    params = list(inspect.signature(build_model).parameters.values())[1:]
+    params = [p for p in params if p.name != "weight_decay"]
     known = {p.name.replace("_", "-"): p for p in params}
     if len(extra) % 2:
         error(f"model flags come as --name value pairs, not {' '.join(extra)}")
@@ -68,11 +69,27 @@ def model_flags(build_model, extra, error):
     return kwargs
 
 
+def build(module, dataset, kwargs):
+    """The script's network; the speed-run's builders take no weight decay (their optimizer decays)."""
+    if "weight_decay" in inspect.signature(module.build_model).parameters:
+        kwargs = {**kwargs, "weight_decay": module.WEIGHT_DECAY}
+    return module.build_model(dataset, **kwargs)
+
+
+def compile_plainly(model, module):
+    """SGD with Nesterov momentum at the script's rate, and cross-entropy of its outputs (probabilities after
+    a softmax, or the speed-run's logits), as a plain Keras script compiles."""
+    logits = getattr(model.layers[-1], "activation", None) is not keras.activations.softmax
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=module.LEARNING_RATE,
+                                                 momentum=getattr(module, "MOMENTUM", 0.9), nesterov=True),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=logits), metrics=["accuracy"])
+
+
 def without_augmentation(model):
-    """The same network with every RandomCropFlip layer replaced by an identity."""
+    """The same network with every augmentation layer (RandomCropFlip, AlternatingFlip) replaced by an identity."""
     return keras.models.clone_model(model, clone_function=lambda layer: keras.layers.Identity(name=layer.name)
-                                    if isinstance(layer, RandomCropFlip) else layer.__class__.from_config(
-                                        layer.get_config()))
+                                    if isinstance(layer, (RandomCropFlip, AlternatingFlip)) else
+                                    layer.__class__.from_config(layer.get_config()))
 
 
 def main():
@@ -98,11 +115,10 @@ def main():
         keras.config.set_dtype_policy("mixed_bfloat16")
     keras.utils.set_random_seed(args.seed)
 
-    model = module.build_model(dataset, module.WEIGHT_DECAY, **kwargs)
+    model = build(module, dataset, kwargs)
     if not args.augment:
         model = without_augmentation(model)
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=module.LEARNING_RATE, momentum=0.9, nesterov=True),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    compile_plainly(model, module)
     timer = EpochTimer()
     model.fit(dataset.x_train, dataset.y_train, batch_size=args.batch_size, epochs=args.epochs,
               validation_data=(dataset.x_test, dataset.y_test), callbacks=[timer])

@@ -1,25 +1,39 @@
-"""The second baseline of benchmarks/speed.py: resnet/ResNet_keras.py's network in a plain PyTorch loop.
+"""The second baseline of benchmarks/speed.py: a collection network in a plain PyTorch loop.
 
-What a user who leaves Keras for PyTorch on a CPU would write: the same pre-activation ResNet (6n+2 layers,
-BN-ReLU-conv blocks, the 1x1 shortcut convolutions, batch normalisation's momentum and epsilon, he_normal
-weights), per-channel standardisation, a random crop of each zero-padded image (4 pixels) mirrored with
-probability 1/2, batches of 128 in a new random order each epoch, SGD with Nesterov momentum 0.9 from 0.1,
-L2 1e-4 on the kernels, and the test set evaluated after every epoch. Eager PyTorch on its own defaults (all
-cores, NCHW tensors); nothing from Keras but the data loader.
+What a user who leaves Keras for PyTorch on a CPU would write, for two of the collection's scripts
+(``--network``):
 
-Two things differ in form, not in work: Keras's L2 adds 1e-4 * sum(w**2) to the loss, so its gradient is
-2e-4 * w, which is PyTorch's weight_decay=2e-4 on the same kernels; and a stride-2 "same" convolution pads
-one pixel below and right in Keras, one on every side here (the same output size and arithmetic).
-torchvision's transforms are not used: they crop one image at a time in DataLoader worker processes, which on
-two cores take the cores the training needs (and torchvision is not installable beside this PyTorch build
-here); the crop and mirror are one indexing of the padded batch, the same draw as cifar_common/augment.py.
+* ``resnet``, resnet/ResNet_keras.py's: the same pre-activation ResNet (6n+2 layers, BN-ReLU-conv blocks, the
+  1x1 shortcut convolutions, batch normalisation's momentum and epsilon, he_normal weights), per-channel
+  standardisation, a random crop of each zero-padded image (4 pixels) mirrored with probability 1/2, batches
+  of 128 in a new random order each epoch, SGD with Nesterov momentum 0.9 from 0.1, L2 1e-4 on the kernels.
+  Two things differ in form, not in work: Keras's L2 adds 1e-4 * sum(w**2) to the loss, so its gradient is
+  2e-4 * w, which is PyTorch's weight_decay=2e-4 on the same kernels; and a stride-2 "same" convolution pads
+  one pixel below and right in Keras, one on every side here (the same output size and arithmetic).
+* ``airbench94``, speedrun/step7_alternating_flip_keras.py's, as upstream writes it in PyTorch
+  (KellerJordan/cifar10-airbench, legacy/airbench94.py at 1b8f794): the frozen 2x2 whitening convolution
+  (its kernel from the first 5000 training images, cifar_common/initializers.py's arithmetic) with a bias,
+  three conv groups of widths 64/256/256 with identity-initialised 3x3 convolutions, batch normalisation
+  without scale (momentum 0.4 in PyTorch's convention, epsilon 1e-12), GELU, the logits times 1/9; 2-pixel
+  shifts of reflect-padded images and a flip with probability 1/2; whole batches of 1024 only; SGD with
+  Nesterov momentum 0.85, upstream's rate and weight decay (the batch-norm biases at 64 times the rate),
+  label smoothing 0.2. The schedule, lookahead and alternating flip are left out: they cost nothing a step
+  on a CPU, and the test evaluation is one view, as the Keras contenders' per-epoch evaluation is.
+
+Both: the test set evaluated after every epoch; eager PyTorch on its own defaults (all cores, NCHW tensors);
+nothing from Keras but the data loader. torchvision's transforms are not used: they crop one image at a time
+in DataLoader worker processes, which on two cores take the cores the training needs (and torchvision is not
+installable beside this PyTorch build here); the crop and mirror are one indexing of the padded batch, the
+same draw as cifar_common/augment.py.
 
 The timings are written as benchmarks/plain_keras.py writes them: each epoch's wall time since the previous
 one ended (training and test evaluation) and the seconds of its training part, as JSON.
 
     python benchmarks/plain_torch.py --depth 20 --data-dir D --epochs 3 --json t.json
+    python benchmarks/plain_torch.py --network airbench94 --batch-size 1024 --data-dir D --json t.json
 """
 
+import collections
 import json
 import math
 import os
@@ -91,14 +105,57 @@ class PreactResNet(nn.Module):
         return self.classifier(x.mean(dim=(2, 3)))
 
 
+class GELUConvGroup(nn.Module):
+    """airbench94's group: conv3x3, max-pool 2, BN, GELU, conv3x3, BN, GELU."""
+
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.conv1, self.conv2 = dirac_conv(cin, cout), dirac_conv(cout, cout)
+        self.norm1, self.norm2 = scale_free_bn(cout), scale_free_bn(cout)
+
+    def forward(self, x):
+        x = F.gelu(self.norm1(F.max_pool2d(self.conv1(x), 2)))
+        return F.gelu(self.norm2(self.conv2(x)))
+
+
+def dirac_conv(cin, cout):
+    """A 3x3 convolution without bias whose first ``cin`` filters pass their input channel through."""
+    layer = nn.Conv2d(cin, cout, 3, padding="same", bias=False)
+    nn.init.dirac_(layer.weight[:cin])
+    return layer
+
+
+def scale_free_bn(channels):
+    layer = nn.BatchNorm2d(channels, eps=1e-12, momentum=0.4)  # Keras's momentum=0.6 is PyTorch's 0.4
+    layer.weight.requires_grad = False  # the scale stays 1
+    return layer
+
+
+class Airbench94(nn.Module):
+    def __init__(self, whitening, num_classes=10, widths=(64, 256, 256)):
+        super().__init__()
+        self.whiten = nn.Conv2d(whitening.shape[1], whitening.shape[0], whitening.shape[2], bias=True)
+        self.whiten.weight.data.copy_(whitening)
+        self.whiten.weight.requires_grad = False
+        nn.init.zeros_(self.whiten.bias)
+        cins = (whitening.shape[0],) + widths[:-1]
+        self.groups = nn.Sequential(*(GELUConvGroup(cin, cout) for cin, cout in zip(cins, widths)))
+        self.classifier = nn.Linear(widths[-1], num_classes, bias=False)
+
+    def forward(self, x):
+        x = self.groups(F.gelu(self.whiten(x)))
+        return self.classifier(F.max_pool2d(x, 3).flatten(1)) / 9
+
+
 def weights_count(model):
     """Parameters and batch normalisation's moving statistics: what Keras's ``count_params`` counts."""
     statistics = sum(b.numel() for name, b in model.named_buffers() if not name.endswith("num_batches_tracked"))
     return sum(p.numel() for p in model.parameters()) + statistics
 
 
-def random_crop_flip(images, padding, generator):
-    """A random window of each zero-padded NCHW image, mirrored with probability 1/2 (one indexing)."""
+def random_crop_flip(images, padding, generator, mode="constant"):
+    """A random window of each padded NCHW image (zeros, or ``mode="reflect"``), mirrored with probability 1/2
+    (one indexing)."""
     batch, _, height, width = images.shape
     side = width + 2 * padding
     offsets = torch.randint(0, 2 * padding + 1, (batch, 2), generator=generator)
@@ -106,14 +163,54 @@ def random_crop_flip(images, padding, generator):
     rows = torch.arange(height)[None, :] + offsets[:, :1]  # (batch, height): source rows in the padded image
     cols = torch.arange(width)[None, :] + offsets[:, 1:]
     cols = torch.where(flips[:, None], side - 1 - cols, cols)
-    padded = F.pad(images, (padding, padding, padding, padding))
+    padded = F.pad(images, (padding, padding, padding, padding), mode=mode)
     picked = padded[torch.arange(batch)[:, None, None], :, rows[:, :, None], cols[:, None, :]]  # (B, H, W, C)
     return picked.permute(0, 3, 1, 2).contiguous()
 
 
+# What the loop needs of a network: its optimizer, the loss of a batch (the sum over it, or the mean), the
+# augmentation of a batch, and whether a partial last batch is dropped.
+Recipe = collections.namedtuple("Recipe", "model optimizer loss summed augment whole_batches")
+
+
+def resnet(args, dataset, channels):
+    model = PreactResNet(args.depth, dataset.num_classes, channels)
+    kernels = [w for name, w in model.named_parameters() if name.endswith("weight") and w.ndim > 1]
+    others = [w for name, w in model.named_parameters() if not (name.endswith("weight") and w.ndim > 1)]
+    optimizer = torch.optim.SGD([{"params": kernels, "weight_decay": 2e-4}, {"params": others, "weight_decay": 0}],
+                                lr=0.1, momentum=0.9, nesterov=True)
+    return Recipe(model, optimizer, F.cross_entropy, False, lambda images, g: random_crop_flip(images, 4, g), False)
+
+
+def airbench94(args, dataset, channels):
+    from cifar_common.initializers import whitening_kernel  # NumPy arithmetic
+
+    images = (dataset.x_train[:5000] - dataset.mean) / dataset.std
+    whitening = torch.from_numpy(whitening_kernel(images)).permute(3, 2, 0, 1).contiguous()  # HWIO to OIHW
+    model = Airbench94(whitening, dataset.num_classes)
+    # Upstream's conventions: a rate per image of a summed loss, an L2 term divided by the rate.
+    momentum, rate = 0.85, 11.5 / (1024 * (1 + 1 / (1 - 0.85)))
+    decay = 0.0153 * args.batch_size / (1024 * (1 + 1 / (1 - 0.85)))
+    biases = [w for name, w in model.named_parameters() if "norm" in name and w.requires_grad]
+    others = [w for name, w in model.named_parameters() if "norm" not in name and w.requires_grad]
+    optimizer = torch.optim.SGD([{"params": biases, "lr": 64 * rate, "weight_decay": decay / (64 * rate)},
+                                 {"params": others, "lr": rate, "weight_decay": decay / rate}],
+                                momentum=momentum, nesterov=True)
+
+    def loss(logits, labels):
+        return F.cross_entropy(logits, labels, label_smoothing=0.2, reduction="sum")
+
+    return Recipe(model, optimizer, loss, True, lambda images, g: random_crop_flip(images, 2, g, mode="reflect"), True)
+
+
+NETWORKS = {"resnet": resnet, "airbench94": airbench94}
+
+
 def main():
     p = cli.tool_parser(sys.argv[0], __doc__)
-    p.add_argument("--depth", type=int, default=20, metavar="N", help="layers, 6n+2 (default: 20)")
+    p.add_argument("--network", choices=sorted(NETWORKS), default="resnet",
+                   help="resnet/ResNet_keras.py's or speedrun/step7_alternating_flip_keras.py's (default: resnet)")
+    p.add_argument("--depth", type=int, default=20, metavar="N", help="the ResNet's layers, 6n+2 (default: 20)")
     p.add_argument("--data-dir", required=True, metavar="PATH", help="a local CIFAR-10 copy (official layout)")
     p.add_argument("--subset", type=cli.positive_int, metavar="N", help="train on N images only")
     p.add_argument("--epochs", type=cli.positive_int, default=3, metavar="N", help="epochs (default: 3)")
@@ -122,7 +219,7 @@ def main():
     p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of weights and data order (default: 0)")
     p.add_argument("--json", required=True, metavar="FILE", help="where the timings go")
     args = p.parse_args()
-    if args.depth < 8 or (args.depth - 2) % 6:
+    if args.network == "resnet" and (args.depth < 8 or (args.depth - 2) % 6):
         p.error(f"--depth {args.depth}: a pre-activation ResNet has 6n+2 layers (20, 32, 44, 56, 110)")
     if os.path.exists(args.json):
         p.error(f"--json {args.json}: exists; choose another file")
@@ -141,11 +238,8 @@ def main():
     mean = torch.tensor(dataset.mean, dtype=torch.float32).view(1, -1, 1, 1)
     std = torch.tensor(dataset.std, dtype=torch.float32).view(1, -1, 1, 1)
 
-    model = PreactResNet(args.depth, dataset.num_classes, x_train.shape[1])
-    kernels = [w for name, w in model.named_parameters() if name.endswith("weight") and w.ndim > 1]
-    others = [w for name, w in model.named_parameters() if not (name.endswith("weight") and w.ndim > 1)]
-    optimizer = torch.optim.SGD([{"params": kernels, "weight_decay": 2e-4}, {"params": others, "weight_decay": 0}],
-                                lr=0.1, momentum=0.9, nesterov=True)
+    recipe = NETWORKS[args.network](args, dataset, x_train.shape[1])
+    model, optimizer = recipe.model, recipe.optimizer
     precision = (torch.autocast("cpu", dtype=torch.bfloat16) if args.mixed_precision
                  else torch.autocast("cpu", enabled=False))
 
@@ -155,19 +249,22 @@ def main():
         start = time.perf_counter()
         model.train()
         seen = correct = loss_sum = 0
-        for batch in np.array_split(order.permutation(len(x_train)), math.ceil(len(x_train) / args.batch_size)):
+        permutation = order.permutation(len(x_train))
+        if recipe.whole_batches:
+            permutation = permutation[:len(x_train) // args.batch_size * args.batch_size]
+        for batch in np.array_split(permutation, math.ceil(len(permutation) / args.batch_size)):
             index = torch.from_numpy(batch)
-            images = random_crop_flip((x_train[index].float() - mean) / std, 4, generator)
+            images = recipe.augment((x_train[index].float() - mean) / std, generator)
             labels = y_train[index]
             with precision:
                 logits = model(images)
-                loss = F.cross_entropy(logits.float(), labels)
+                loss = recipe.loss(logits.float(), labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             seen += len(labels)
             correct += int((logits.argmax(1) == labels).sum())
-            loss_sum += float(loss) * len(labels)
+            loss_sum += float(loss) * (1 if recipe.summed else len(labels))
         trained = time.perf_counter()
         model.eval()
         right = 0

@@ -9,8 +9,8 @@ a user would start it:
 * ``plain+augment``: the same with the collection's crop-and-flip layer kept in the network;
 * ``collection``: the script itself (schedule, history, backups, run folder, progress bar: everything a
   user's run pays);
-* ``pytorch``, with ``--pytorch`` (ResNet only): ``benchmarks/plain_torch.py``, the same network, crop and
-  mirror in a plain PyTorch training loop, what a user would pick instead of Keras on a CPU.
+* ``pytorch``, with ``--pytorch`` (ResNet and airbench94 only): ``benchmarks/plain_torch.py``, the same
+  network, crop and mirror in a plain PyTorch training loop, what a user would pick instead of Keras on a CPU.
 
 All three run with the same TensorFlow settings, the collection's: TensorFlow's oneDNN CPU kernels on
 (``cifar_common/__init__.py`` turns them on where TensorFlow leaves them off; a plain script started by hand
@@ -28,6 +28,8 @@ validation on the 10000 test images, callbacks); images per second count the tra
         --data-dir ~/cifar-10-batches-py --json resnet20-jax.json
     python benchmarks/speed.py lenet/LeNet_dp_da_wd_keras.py --synthetic --steps 50   # no data needed
     python benchmarks/speed.py resnet/ResNet_keras.py --depth 20 --pytorch --data-dir D --steps 100
+    python benchmarks/speed.py speedrun/step7_alternating_flip_keras.py --pytorch --batch-size 1024 \\
+        --synthetic --steps 12
 
 Flags the benchmark does not know are the script's own model flags (``--depth 20``); they go to every
 contender. The figures go to stdout and, with ``--json``, to a file.
@@ -50,7 +52,8 @@ sys.path.insert(0, ROOT)
 from cifar_common import cli, devices  # noqa: E402
 
 CONTENDERS = ("plain", "plain+augment", "collection")
-PYTORCH_TWIN = "resnet/ResNet_keras.py"  # the one script benchmarks/plain_torch.py writes in PyTorch
+# The scripts whose network benchmarks/plain_torch.py writes in PyTorch, and its name there.
+PYTORCH_TWINS = {"resnet/ResNet_keras.py": "resnet", "speedrun/step7_alternating_flip_keras.py": "airbench94"}
 BACKENDS = ("tensorflow", "jax", "torch")
 
 
@@ -90,7 +93,7 @@ def _command(contender, args, extra, work, tag):
     timings = os.path.join(work, f"{tag}.json")
     if contender == "pytorch":
         return [sys.executable, os.path.join(ROOT, "benchmarks", "plain_torch.py"), *common, *extra,
-                "--json", timings], timings
+                "--network", PYTORCH_TWINS[os.path.normpath(args.script)], "--json", timings], timings
     cmd = [sys.executable, os.path.join(ROOT, "benchmarks", "plain_keras.py"), args.script, *common, *extra,
            "--json", timings]
     if contender == "plain+augment":
@@ -161,15 +164,17 @@ def main():
     p.add_argument("--jit", choices=devices.JIT_CHOICES, default="auto",
                    help="the collection's --jit; the plain baseline always leaves it to Keras (default: auto)")
     p.add_argument("--pytorch", action="store_true",
-                   help=f"a fourth contender: the same network in a plain PyTorch loop ({PYTORCH_TWIN} only)")
+                   help="a fourth contender: the same network in a plain PyTorch loop (" +
+                        " and ".join(PYTORCH_TWINS) + " only)")
     p.add_argument("--json", metavar="FILE", help="write the figures to FILE")
     args, extra = p.parse_known_args()
     if args.json and os.path.exists(args.json):
         p.error(f"--json {args.json}: exists; choose another file")
     if not os.path.isfile(os.path.join(ROOT, args.script)):
         p.error(f"{args.script}: no such script in the collection")
-    if args.pytorch and os.path.normpath(args.script) != PYTORCH_TWIN:
-        p.error(f"--pytorch: benchmarks/plain_torch.py has {PYTORCH_TWIN}'s network only, not {args.script}'s")
+    if args.pytorch and os.path.normpath(args.script) not in PYTORCH_TWINS:
+        p.error(f"--pytorch: benchmarks/plain_torch.py has the networks of {' and '.join(PYTORCH_TWINS)} only, "
+                f"not {args.script}'s")
     contenders = CONTENDERS + (("pytorch",) if args.pytorch else ())
 
     env = {**os.environ, "KERAS_BACKEND": args.backend, "PYTHONUNBUFFERED": "1"}

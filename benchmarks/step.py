@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 from cifar_common import cli, devices, train  # noqa: E402  (cifar_common first: TensorFlow's CPU kernels)
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from plain_keras import model_flags, without_augmentation  # noqa: E402
+from plain_keras import build, compile_plainly, model_flags, without_augmentation  # noqa: E402
 
 WARMUP = 3
 
@@ -49,11 +49,10 @@ def main():
     if args.mixed_precision:
         keras.config.set_dtype_policy("mixed_bfloat16")
     keras.utils.set_random_seed(0)
-    model = module.build_model(_Random, module.WEIGHT_DECAY, **model_flags(module.build_model, extra, p.error))
+    model = build(module, _Random, model_flags(module.build_model, extra, p.error))
     if args.no_augment:
         model = without_augmentation(model)
-    model.compile(optimizer=keras.optimizers.SGD(module.LEARNING_RATE, momentum=0.9, nesterov=True),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    compile_plainly(model, module)
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (args.batch_size * args.steps, 32, 32, 3)).astype("float32")
     y = rng.integers(0, 10, len(x)).astype("int32")

@@ -40,18 +40,49 @@ def test_speed_compares_the_collection_with_plain_keras(tmp_path):
     one_line_error(_run("benchmarks/speed.py", "lenet/LeNet_keras.py", "--synthetic", "--json", str(out)), "exists")
 
 
-def test_speed_adds_the_plain_pytorch_loop_for_resnet(small_cifar10, tmp_path):
+@pytest.mark.parametrize("script,flags", [("resnet/ResNet_keras.py", ("--depth", "8", "--batch-size", "128")),
+                                          ("speedrun/step7_alternating_flip_keras.py", ("--batch-size", "64"))])
+def test_speed_adds_the_plain_pytorch_loop(small_cifar10, tmp_path, script, flags):
     out = tmp_path / "speed.json"
-    proc = _run("benchmarks/speed.py", "resnet/ResNet_keras.py", "--depth", "8", "--pytorch", "--data-dir",
-                small_cifar10, "--steps", "2", "--epochs", "2", "--repeats", "1", "--json", str(out))
+    proc = _run("benchmarks/speed.py", script, *flags, "--pytorch", "--data-dir", small_cifar10, "--steps", "2",
+                "--epochs", "2", "--repeats", "1", "--json", str(out))
     check_ok(proc)
     report = json.loads(out.read_text())
     assert list(report["figures"]) == ["plain", "plain+augment", "collection", "pytorch"]
-    (one_round,) = report["figures"]["pytorch"]["rounds"]
-    assert len(one_round["epoch_seconds"]) == 2 and one_round["train_images"] == 256
+    batch = int(flags[-1])
+    for name, figures in report["figures"].items():  # every contender trained the same 2 batches an epoch
+        (one_round,) = figures["rounds"]
+        assert len(one_round["epoch_seconds"]) == 2 and one_round["train_images"] == 2 * batch, name
     assert report["ratio_to_plain"]["pytorch"] > 0 and report["pytorch_version"].startswith("2.")
     one_line_error(_run("benchmarks/speed.py", "lenet/LeNet_keras.py", "--pytorch", "--synthetic"),
-                   "--pytorch", "resnet/ResNet_keras.py")
+                   "--pytorch", "resnet/ResNet_keras.py", "speedrun/step7_alternating_flip_keras.py")
+
+
+def test_pytorch_airbench94_is_the_speedrun_network():
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import numpy as np
+    import plain_torch
+    import torch
+
+    from cifar_common import initializers
+    sys.path.insert(0, os.path.join(ROOT, "results"))
+    from rows import BY_NAME
+
+    images = np.random.default_rng(0).normal(size=(20, 32, 32, 3)).astype("float32")
+    whitening = torch.from_numpy(initializers.whitening_kernel(images)).permute(3, 2, 0, 1)
+    model = plain_torch.Airbench94(whitening)
+    # Keras's weights and moving statistics (step 6's: step 7 adds the alternating flip's epoch counter), and
+    # PyTorch's batch-norm scales, held at 1 (Keras has scale=False).
+    scales = sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert scales == 2 * (64 + 256 + 256)
+    assert BY_NAME["speedrun-7"].parameters == BY_NAME["speedrun-6"].parameters + 1
+    assert plain_torch.weights_count(model) == BY_NAME["speedrun-6"].parameters + scales
+    frozen = [name for name, w in model.named_parameters() if not w.requires_grad]
+    assert frozen == ["whiten.weight"] + [f"groups.{g}.norm{i}.weight" for g in range(3) for i in (1, 2)]
+    # The first group's first convolution passes its 24 input channels through (identity initialisation).
+    x = torch.randn(2, 24, 8, 8)
+    assert torch.allclose(model.groups[0].conv1(x)[:, :24], x, atol=1e-6)
+    assert model(torch.randn(3, 3, 32, 32)).shape == (3, 10)
 
 
 def test_pytorch_baseline_has_the_keras_network_and_its_crop():
@@ -234,3 +265,62 @@ def test_the_xeon_speed_table_is_that_of_its_json():
     shares = [p / c for p, c in zip(rounds["pytorch"], rounds["collection"])]
     assert f"{shares[0]:.2f} and {shares[1]:.2f} of the collection's" in " ".join(table.split())
     assert report["machine"].startswith("Intel(R) Xeon(R)") and report["pytorch_version"] == "2.13.0+cpu"
+
+
+def test_wall_times_a_row_from_start_to_exit(small_cifar10, tmp_path):
+    out = tmp_path / "wall.json"
+    runs = tmp_path / "runs"
+    proc = _run("benchmarks/wall.py", "speedrun-7", "--seed", "3", "--data-dir", small_cifar10, "--runs-dir",
+                str(runs), "--json", str(out), "--subset", "128", "--batch-size", "64", "--epochs", "1")
+    check_ok(proc)
+    report = json.loads(out.read_text())
+    assert report["command"] == ("python speedrun/step7_alternating_flip_keras.py --seed 3 --subset 128 "
+                                 "--batch-size 64 --epochs 1")
+    summary = json.loads((runs / "speedrun-7-seed-3" / "summary.json").read_text())
+    assert report["test_accuracy"] == summary["test_accuracy"] and report["training_steps"] == 2
+    # The process outlasts its training: start-up, data, whitening and the six-view evaluation come on top.
+    assert report["process_seconds"] > summary["wall_seconds"] > summary["training_seconds"] > 0
+    assert report["outside_training_seconds"] == pytest.approx(
+        report["process_seconds"] - summary["training_seconds"], abs=0.1)
+    assert 0 < report["cores_busy"] <= os.cpu_count() + 0.5
+    # Neither the figures nor the run folder is overwritten.
+    one_line_error(_run("benchmarks/wall.py", "speedrun-7", "--seed", "3", "--runs-dir", str(runs)), "exists")
+    one_line_error(_run("benchmarks/wall.py", "speedrun-9", "--runs-dir", str(runs)), "speedrun-9")
+
+
+def test_the_speedrun_benchmark_figures_are_those_of_their_json():
+    def kept(name):
+        with open(os.path.join(ROOT, "benchmarks", "results", f"2026-12-02-{name}.json")) as f:
+            return json.load(f)
+
+    with open(os.path.join(ROOT, "benchmarks", "README.md")) as f:
+        text = f.read()
+    section = text[text.index("## The speed-run (airbench94) on a CPU"):text.index("## augment_variants.py")]
+    flat = " ".join(section.split())
+    wall = kept("wall-speedrun7-tensorflow")
+    assert (f"| `{wall['command']}` | {wall['process_seconds'] / 60:.1f} min | {wall['training_seconds']:.1f} s "
+            f"| {wall['outside_training_seconds']:.1f} s | {100 * wall['test_accuracy']:.2f} % |") in section
+    assert wall["cores_busy"] > 1.8 and wall["load_average_before"][0] < 1  # nothing else ran
+    speed = kept("speed-speedrun7-tensorflow-pytorch")
+    labels = {"plain": "plain Keras, no augmentation",
+              "plain+augment": "plain Keras with the shifts and the alternating flip",
+              "collection": "**the collection** (`speedrun/step7_alternating_flip_keras.py`)",
+              "pytorch": "plain PyTorch loop (`plain_torch.py --network airbench94`)"}
+    for name, label in labels.items():
+        figures = speed["figures"][name]
+        rounds = ", ".join(f"{r['seconds_per_epoch']:.1f}" for r in figures["rounds"])
+        ratio = "1" if name == "plain" else f"{speed['ratio_to_plain'][name]:.2f}"
+        ratio = f"**{ratio}**" if name == "collection" else ratio
+        assert f"| {label} | {rounds} | {figures['seconds_per_epoch']:.1f} | {ratio} |" in section, name
+    epochs = {name: f["seconds_per_epoch"] for name, f in speed["figures"].items()}
+    assert f"{epochs['pytorch'] / epochs['collection']:.2f} times the collection's epoch" in flat
+    assert speed["batch_size"] == 1024 and speed["steps"] == 8 and "family 25 model 17" in speed["machine"]
+    steps = {p: kept(f"step-speedrun7-tensorflow{p}")["ms_per_step"] for p in ("", "-bfloat16")}
+    assert f"| float32 | {steps['']:,.1f} |" in section
+    assert f"| `--mixed-precision` (bfloat16) | {steps['-bfloat16']:,.1f} |" in section
+    assert f"{steps[''] / steps['-bfloat16']:.2f} times" in flat and f"takes {steps[''] / 1000:.2f} s" in flat
+    with open(os.path.join(ROOT, "doc", "speedrun.md")) as f:  # the doc page quotes the same figures
+        page = " ".join(f.read().split())
+    for figure in (f"took {wall['process_seconds'] / 60:.1f} minutes", f"{speed['ratio_to_plain']['collection']:.2f} "
+                   "times that of the same network", f"{epochs['pytorch'] / epochs['collection']:.2f} times the"):
+        assert figure in page, figure
