@@ -3,14 +3,16 @@
     python doc/make_figures.py --data-dir ../shared/data/cifar10/cifar-10-batches-py --overwrite
 
 Three figures need no training (the pixel histograms, the augmented images, a sample of each class), one
-builds the networks without training them (their size and cost), and the rest come from eight short runs
+builds the networks without training them (their size and cost), one draws the speed-run's runs filed in
+results/ (each step's test accuracy, epoch by epoch, and its final figure), and the rest come from eight short runs
 of lenet/LeNet_dp_da_wd_keras.py, started as a user starts them (their folders are kept under --runs-dir):
 the reference run (the script as it is: TensorFlow, its step schedule from 0.01, weight decay 1e-4),
 two other weight decays, two other schedules, the JAX and PyTorch backends,
 and JAX with mixed precision. Every run uses the same seed, so the runs differ by the one thing the figure
-is about. --only remakes some figures; the first four need no training.
+is about. --only remakes some figures; the first five need no training.
 """
 
+import glob
 import os
 import shutil
 import subprocess
@@ -22,6 +24,7 @@ import numpy as np
 from cifar_common import cli, data, run_folder, train
 
 DOC = os.path.dirname(os.path.abspath(__file__))
+RESULTS = os.path.join(os.path.dirname(DOC), "results")
 LENET = "lenet/LeNet_dp_da_wd_keras.py"
 
 # The short runs: name -> (backend, extra flags). "reference" is the script as it is.
@@ -172,6 +175,42 @@ def architectures(path):
 # --- figures from short training runs --------------------------------------------------------------------
 
 
+def speedrun(path, results_dir=RESULTS):
+    """The speed-run's runs filed in results/speedrun-N/: each epoch's test accuracy (one view of each image),
+    and each run's final test accuracy (over six views from step 6 on) at its epochs. Returns the rows drawn."""
+    sys.path.insert(0, RESULTS)
+    from rows import ROWS
+
+    plt = _pyplot()
+    steps = [row for row in ROWS if row.name.startswith("speedrun-")]
+    colors = plt.get_cmap("tab10")
+    fig, (curves, finals) = plt.subplots(1, 2, figsize=(13, 4.2))
+    drawn = []
+    for k, row in enumerate(steps):
+        found = glob.glob(os.path.join(results_dir, row.name, "*", "summary.json"))
+        folders = sorted(os.path.dirname(summary) for summary in found)
+        color, label = colors((0, 1, 2, 3, 4, 5, 6, 9)[k]), row.model.split(": ", 1)[1]  # tab10 without gray
+        for i, folder in enumerate(folders):
+            history = run_folder.read_history(folder)
+            # The last epoch of a fractional run (9.9) is cut short: drawn at the run's end.
+            curves.plot([min(r["epoch"], row.epochs) for r in history], [100 * r["test_accuracy"] for r in history],
+                        color=color, lw=1.2, alpha=0.8, label=None if i else label)
+            finals.scatter(row.epochs, 100 * run_folder.read_summary(folder)["test_accuracy"], color=color,
+                           s=18, label=None if i else label)
+        if folders:
+            drawn.append(row.name)
+    longest = max(row.epochs for row in steps)
+    for ax, bottom in ((curves, 60), (finals, 90)):
+        ax.axhline(94, color="black", ls=":", lw=1)
+        ax.grid(alpha=0.3)
+        ax.set(xlabel="epoch", xlim=(0, longest + 1), ylim=(bottom, 95.5))
+    curves.set(ylabel="test accuracy (%), one view", title="each epoch of each run")
+    finals.set(ylabel="final test accuracy (%)", title="each run's final figure (six views from step 6 on)")
+    curves.legend(fontsize=7, loc="lower right")
+    _save(fig, path)
+    return drawn
+
+
 def train_runs(runs_dir, data_dir, subset, epochs):
     """Runs the LeNet script once per entry of RUNS; returns {name: (summary, history rows, folder)}."""
     results = {}
@@ -270,9 +309,11 @@ def mixed_precision(results, path):
     _save(fig, path)
 
 
-# The figures: four from the data or the models alone, five from the short training runs.
+# The figures: three from the data, one from the models alone, one from results/, five from the short
+# training runs.
+FROM_DATA = ["standardisation.png", "augmentation.png", "samples.png"]
 TRAINED = ["weight_decay.png", "schedules.png", "backends.png", "mixed_precision.png", "curves.png"]
-FIGURES = ["standardisation.png", "augmentation.png", "samples.png", "architectures.png", *TRAINED]
+FIGURES = [*FROM_DATA, "architectures.png", "speedrun.png", *TRAINED]
 
 
 def main(argv=None):
@@ -288,7 +329,7 @@ def main(argv=None):
     p.add_argument("--epochs", type=cli.positive_int, default=15, metavar="N", help="epochs of each run (default: 15)")
     p.add_argument("--overwrite", action="store_true", help="replace the PNGs in --output-dir (refused otherwise)")
     p.add_argument("--only", nargs="+", choices=[f[:-4] for f in FIGURES], metavar="FIGURE",
-                   help="make only these figures (default: all); the first four need no training: "
+                   help="make only these figures (default: all); the first five need no training: "
                         + ", ".join(f[:-4] for f in FIGURES))
     args = p.parse_args(argv)
     wanted = {f"{name}.png" for name in args.only} if args.only else set(FIGURES)
@@ -297,7 +338,7 @@ def main(argv=None):
         p.error(f"{os.path.join(args.output_dir, existing[0])}: exists; pass --overwrite to replace the figures")
     try:
         run_folder.check_output_dir(args.runs_dir)
-        d = data.load(data_dir=args.data_dir)
+        d = data.load(data_dir=args.data_dir) if wanted & set(FROM_DATA + TRAINED) else None
         runs_dir = os.path.abspath(args.runs_dir) if args.runs_dir else run_folder.fresh_run_path("make_figures")
     except (data.DataError, run_folder.OutputError) as e:
         print(f"{p.prog}: error: {e}", file=sys.stderr)
@@ -308,6 +349,9 @@ def main(argv=None):
                        ("samples.png", samples)]:
         if name in wanted:
             make(d, os.path.join(out, name))
+    if "speedrun.png" in wanted:
+        drawn = speedrun(os.path.join(out, "speedrun.png"))
+        print(f"  from results/: {', '.join(drawn) or 'no runs filed'}")
     if "architectures.png" in wanted:
         for name, params, cost, reference in architectures(os.path.join(out, "architectures.png")):
             print(f"  {name}: {params:,} parameters, {cost / 1e6:,.2f} M MACs per image, reference {reference:.2f} %")

@@ -1,12 +1,13 @@
-"""Writes the README's results table from the runs filed in results/.
+"""Writes the README's results table, and doc/speedrun.md's, from the runs filed in results/.
 
-    python results/table.py           # rewrites the table in README.md
-    python results/table.py --check   # exits with status 1 if README.md and results/ disagree
+    python results/table.py           # rewrites the tables in README.md and doc/speedrun.md
+    python results/table.py --check   # exits with status 1 if either file and results/ disagree
 
 Each row of ``results/rows.py`` becomes a line; its runs are the folders ``results/<row>/*/`` (each with the
 summary.json, history.csv and curves.png of one finished run). The headline is the final epoch's test
 accuracy, as the training scripts print it (the median where there are several runs, with min and max); the
-best epoch's accuracy stands beside it for comparison with tables that report best epochs.
+best epoch's accuracy stands beside it for comparison with tables that report best epochs. The speed-run's
+table gives the mean, as its reference (airbench94's mean of 1000 runs) does, and each run's minutes.
 """
 
 import glob
@@ -23,6 +24,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 README = os.path.join(os.path.dirname(HERE), "README.md")
 BEGIN = "<!-- results table: written by python results/table.py from results/; do not edit by hand -->"
 END = "<!-- end of the results table -->"
+SPEEDRUN_DOC = os.path.join(os.path.dirname(HERE), "doc", "speedrun.md")
+SPEEDRUN_BEGIN = "<!-- speed-run table: written by python results/table.py from results/; do not edit by hand -->"
+SPEEDRUN_END = "<!-- end of the speed-run table -->"
 # Flags that say where a run read and wrote, not what it trained: left out of the table's commands.
 LOCAL_FLAGS = ("--data-dir", "--output-dir")
 
@@ -94,34 +98,72 @@ def table(results_dir=HERE):
     return "\n".join([header] + [line(row, runs(row, results_dir)) for row in ROWS])
 
 
+def speedrun_line(row, summaries):
+    adds = row.model.split(": ", 1)[1].rsplit(", ", 1)[0]  # "+ whitening" of "Speed-run 1: + whitening, 21 epochs"
+    cells = [row.name.rsplit("-", 1)[1], adds, f"{row.epochs:g}", f"[{row.reference:.2f} %]({row.published})"]
+    if not summaries:
+        return "| " + " | ".join(cells + [""] * 4) + " |"
+    final = [100 * s["test_accuracy"] for s in summaries]
+    if len(final) == 1:
+        ours = f"{final[0]:.2f} %"
+    else:
+        ours = f"mean {statistics.mean(final):.2f} % ({min(final):.2f} to {max(final):.2f})"
+    minutes = ", ".join(f"{s['wall_seconds'] / 60:.1f}" for s in summaries)
+    machines = sorted({f"{s['machine']}; {s['backend']} {s.get('backend_version', '')} + Keras {s['keras_version']}"
+                       for s in summaries})
+    return "| " + " | ".join(cells + [ours, str(len(summaries)), minutes, "; ".join(machines)]) + " |"
+
+
+def speedrun_table(results_dir=HERE):
+    header = ("| step | adds | epochs | reference (upstream, A100) | ours: final test accuracy | runs "
+              "| minutes a run | machine |\n" + "| --- " * 8 + "|")
+    rows = [row for row in ROWS if row.name.startswith("speedrun-")]
+    return "\n".join([header] + [speedrun_line(row, runs(row, results_dir)) for row in rows])
+
+
+def _between(text, begin, end, body, where):
+    if begin not in text or end not in text:
+        raise ResultsError(f"{where}: the markers of the table are missing ({begin} ... {end})")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{body}\n{end}{tail}"
+
+
 def updated_readme(text, results_dir=HERE):
-    if BEGIN not in text or END not in text:
-        raise ResultsError(f"{README}: the markers of the results table are missing ({BEGIN} ... {END})")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{BEGIN}\n{table(results_dir)}\n{END}{tail}"
+    return _between(text, BEGIN, END, table(results_dir), README)
+
+
+def updated_speedrun_doc(text, results_dir=HERE):
+    return _between(text, SPEEDRUN_BEGIN, SPEEDRUN_END, speedrun_table(results_dir), SPEEDRUN_DOC)
 
 
 def main():
     p = cli.tool_parser(sys.argv[0], __doc__)
     p.add_argument("--check", action="store_true",
-                   help="change nothing; exit with status 1 if README.md's table is not the one results/ gives")
+                   help="change nothing; exit with status 1 if a table is not the one results/ gives")
     args = p.parse_args()
+    files = [(README, updated_readme), (SPEEDRUN_DOC, updated_speedrun_doc)]
     try:
-        with open(README) as f:
-            text = f.read()
-        new = updated_readme(text)
+        texts = []
+        for path, update in files:
+            with open(path) as f:
+                text = f.read()
+            texts.append((path, text, update(text)))
     except (ResultsError, OSError, KeyError, ValueError) as e:
         p.error(str(e))
+    stale = [path for path, text, new in texts if new != text]
     if args.check:
-        if new != text:
-            print("README.md's results table differs from results/: run python results/table.py", file=sys.stderr)
+        for path in stale:
+            print(f"{path}: its results table differs from results/: run python results/table.py", file=sys.stderr)
+        if stale:
             sys.exit(1)
-        print("README.md's results table agrees with results/")
+        print("README.md's and doc/speedrun.md's results tables agree with results/")
         return
-    if new != text:
-        run_folder.write_text(README, new)  # whole or not at all
-    print(f"{README}: results table written ({sum(bool(runs(r)) for r in ROWS)} of {len(ROWS)} rows measured)")
+    for path, text, new in texts:
+        if new != text:
+            run_folder.write_text(path, new)  # whole or not at all
+    print(f"{README}: results table written ({sum(bool(runs(r)) for r in ROWS)} of {len(ROWS)} rows measured); "
+          f"{SPEEDRUN_DOC}: the speed-run's")
 
 
 if __name__ == "__main__":

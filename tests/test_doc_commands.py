@@ -21,7 +21,7 @@ import pytest
 from conftest import ROOT, write_cifar10, write_cifar100, write_idx
 
 PAGES = sorted(glob.glob(os.path.join(ROOT, "doc", "*.md"))) + [os.path.join(ROOT, "htd", "README.md")]
-FOLDERS = ["lenet", "nin", "vgg", "resnet", "wrn", "densenet", "resnext", "senet", "speedrun", "htd", "doc",
+FOLDERS = ["lenet", "nin", "vgg", "resnet", "wrn", "densenet", "resnext", "senet", "speedrun", "htd", "doc", "results",
            "benchmarks", "tools"]
 FENCE = re.compile(r"^```(\w*)\s*$")
 

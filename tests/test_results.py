@@ -1,4 +1,5 @@
-"""results/: the README's table is the one the filed runs give, and reproduce.py resumes, stops and files runs."""
+"""results/: the README's and doc/speedrun.md's tables are the ones the filed runs give, the speed-run's figure
+draws them, and reproduce.py resumes, stops and files runs."""
 
 import json
 import os
@@ -23,6 +24,35 @@ def test_readme_table_is_the_one_results_gives():
     with open(table.README) as f:
         text = f.read()
     assert table.updated_readme(text) == text, "README.md and results/ disagree: run python results/table.py"
+
+
+def test_speedrun_table_is_the_one_results_gives(tmp_path):
+    with open(table.SPEEDRUN_DOC) as f:
+        text = f.read()
+    assert table.updated_speedrun_doc(text) == text, "doc/speedrun.md and results/ disagree: run results/table.py"
+    # A row with several runs gives their mean, and each run's minutes.
+    for seed, (accuracy, seconds) in enumerate([(0.9394, 2012.1), (0.9410, 1200.0)]):
+        folder = tmp_path / "speedrun-7" / f"seed-{seed}"
+        shutil.copytree(os.path.join(ROOT, "results", "speedrun-7", "seed-0"), folder)
+        summary = json.loads((folder / "summary.json").read_text())
+        summary.update(test_accuracy=accuracy, wall_seconds=seconds, started=f"2026-12-0{seed + 1}T00:00:00+0000")
+        (folder / "summary.json").write_text(json.dumps(summary))
+    line = table.speedrun_table(str(tmp_path)).splitlines()[-1]
+    assert line.startswith("| 7 | + alternating flip = airbench94 | 9.9 | [94.01 %](")
+    assert "| mean 94.02 % (93.94 to 94.10) | 2 | 33.5, 20.0 |" in line
+
+
+def test_the_speedrun_figure_draws_the_filed_runs(tmp_path):
+    filed = [row.name for row in rows.ROWS if row.name.startswith("speedrun-")
+             and os.path.isdir(os.path.join(ROOT, "results", row.name))]
+    assert "speedrun-7" in filed
+    proc = subprocess.run([sys.executable, "doc/make_figures.py", "--only", "speedrun", "--output-dir", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    check_ok(proc)
+    assert f"from results/: {', '.join(filed)}" in proc.stdout
+    assert (tmp_path / "speedrun.png").stat().st_size > 10_000
+    one_line_error(subprocess.run([sys.executable, "doc/make_figures.py", "--only", "speedrun", "--output-dir",
+                                   str(tmp_path)], cwd=ROOT, capture_output=True, text=True), "exists", "--overwrite")
 
 
 def test_every_row_has_its_script_and_a_reference_source():
@@ -183,3 +213,16 @@ def test_the_readme_spread_of_the_lenet_rows_is_that_of_the_filed_runs():
         text = " ".join(f.read().split())
     assert f"with {runs} runs a row" in text
     assert f"lie up to {spread:.1f} points apart ({rows.BY_NAME[widest].model}'s)" in text
+
+
+def test_the_readme_speedrun_sentence_is_that_of_the_filed_runs():
+    words = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
+    folder = os.path.join(ROOT, "results", "speedrun-7")
+    finals = [100 * rows.read_summary(os.path.join(folder, seed))["test_accuracy"] for seed in os.listdir(folder)]
+    unfiled = [row.name for row in rows.ROWS if row.name.startswith("speedrun-")
+               and not os.path.isdir(os.path.join(ROOT, "results", row.name))]
+    with open(table.README) as f:
+        text = " ".join(f.read().split())
+    mean = sum(finals) / len(finals)
+    assert f"has {words[len(finals)]} runs so far, with a mean of {mean:.2f} %" in text
+    assert ("Steps 0 to 6 have no runs yet" in text) == (unfiled == [f"speedrun-{k}" for k in range(7)])
