@@ -18,7 +18,10 @@ What a user who leaves Keras for PyTorch on a CPU would write, for two of the co
   shifts of reflect-padded images and a flip with probability 1/2; whole batches of 1024 only; SGD with
   Nesterov momentum 0.85, upstream's rate and weight decay (the batch-norm biases at 64 times the rate),
   label smoothing 0.2. The schedule, lookahead and alternating flip are left out: they cost nothing a step
-  on a CPU, and the test evaluation is one view, as the Keras contenders' per-epoch evaluation is.
+  on a CPU, and the test evaluation is one view, as the Keras contenders' per-epoch evaluation is. The
+  whitening bias trains in every epoch: upstream freezes it after 3, which spares the first convolution's
+  input gradient from then on (a few per cent of a step); the Keras script computes that gradient throughout
+  and undoes the bias's step (cifar_common/freeze.py), so the two loops do the same work.
 
 Both: the test set evaluated after every epoch; eager PyTorch on its own defaults (all cores, NCHW tensors);
 nothing from Keras but the data loader. torchvision's transforms are not used: they crop one image at a time
@@ -227,6 +230,9 @@ def main():
         dataset = data.load(data_dir=args.data_dir, subset=args.subset, seed=args.seed)
     except data.DataError as e:
         p.error(str(e))
+    if args.network == "airbench94" and len(dataset.x_train) < args.batch_size:
+        p.error(f"--batch-size {args.batch_size}: airbench94 trains whole batches only, and there are "
+                f"{len(dataset.x_train)} training images")
 
     torch.manual_seed(args.seed)
     generator = torch.Generator().manual_seed(args.seed)
@@ -282,7 +288,7 @@ def main():
 
     with open(args.json, "w") as f:
         json.dump({"epoch_seconds": epoch_seconds, "train_seconds": train_seconds, "test_accuracy": accuracies,
-                   "train_images": len(x_train), "jit_compiled": False, "parameters": weights_count(model),
+                   "train_images": seen, "jit_compiled": False, "parameters": weights_count(model),
                    "backend": "pytorch", "backend_version": torch.__version__, "threads": torch.get_num_threads()},
                   f, indent=2)
 

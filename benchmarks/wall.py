@@ -26,7 +26,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [ROOT, os.path.join(ROOT, "results")]
-from cifar_common import cli, devices  # noqa: E402
+from cifar_common import cli, devices, run_folder  # noqa: E402
 from rows import BY_NAME  # noqa: E402
 
 
@@ -45,10 +45,13 @@ def main():
     for path, flag in ((run_dir, "--runs-dir"), (args.json, "--json")):
         if path and os.path.exists(path):
             p.error(f"{flag}: {path} exists; choose another")
+    if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
+        p.error(f"--json {args.json}: its folder does not exist")
 
     flags = [*row.args, "--seed", str(args.seed), *extra]
+    # The run starts in the repository's root: a relative --data-dir is made absolute first.
     argv = [sys.executable, row.script, *flags, "--output-dir", run_dir,
-            *(["--data-dir", args.data_dir] if args.data_dir else [])]
+            *(["--data-dir", os.path.abspath(args.data_dir)] if args.data_dir else [])]
     load = os.getloadavg()
     started = time.perf_counter()
     code = subprocess.call(argv, cwd=ROOT)
@@ -56,8 +59,11 @@ def main():
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     if code:
         p.exit(2, f"{p.prog}: error: the run ended with exit status {code}; nothing measured\n")
-    with open(os.path.join(run_dir, "summary.json")) as f:
-        summary = json.load(f)
+    try:
+        summary = run_folder.read_summary(run_dir)
+        training_seconds = summary["training_seconds"]
+    except (run_folder.OutputError, KeyError) as e:
+        p.exit(2, f"{p.prog}: error: {run_dir}: the run's summary.json has no training time ({e}); nothing measured\n")
 
     cpu_seconds = usage.ru_utime + usage.ru_stime
     report = {
@@ -69,9 +75,9 @@ def main():
         "process_seconds": round(seconds, 1),
         "cpu_seconds": round(cpu_seconds, 1),
         "cores_busy": round(cpu_seconds / seconds, 2),  # about the cores on an idle machine
-        "training_seconds": summary["training_seconds"],
+        "training_seconds": training_seconds,
         # Start-up, data, whitening, the final (test-time-augmented) evaluation, writing the folder.
-        "outside_training_seconds": round(seconds - summary["training_seconds"], 1),
+        "outside_training_seconds": round(seconds - training_seconds, 1),
         "epochs": summary["arguments"]["epochs"], "training_steps": summary.get("training_steps"),
         "test_accuracy": summary["test_accuracy"], "test_accuracy_of": summary["test_accuracy_of"],
         "run_dir": run_dir,
@@ -80,9 +86,11 @@ def main():
           f"training, {report['outside_training_seconds']:.0f} s outside it), test accuracy "
           f"{100 * summary['test_accuracy']:.2f} %; {report['machine']}, {report['cores_busy']:.2f} cores busy")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
-            f.write("\n")
+        try:
+            run_folder.write_text(args.json, json.dumps(report, indent=2) + "\n")
+        except run_folder.WriteError as e:  # the figures are not lost: they go to stdout
+            print(json.dumps(report, indent=2))
+            p.exit(2, f"{p.prog}: error: {e}\n")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,9 @@ from cifar_common import cli, data, run_folder, train
 
 DOC = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(os.path.dirname(DOC), "results")
+sys.path.insert(0, RESULTS)
+from rows import ROWS, ResultsError, check_run  # noqa: E402  (results/rows.py: the rows of the results table)
+
 LENET = "lenet/LeNet_dp_da_wd_keras.py"
 
 # The short runs: name -> (backend, extra flags). "reference" is the script as it is.
@@ -178,9 +181,6 @@ def architectures(path):
 def speedrun(path, results_dir=RESULTS):
     """The speed-run's runs filed in results/speedrun-N/: each epoch's test accuracy (one view of each image),
     and each run's final test accuracy (over six views from step 6 on) at its epochs. Returns the rows drawn."""
-    sys.path.insert(0, RESULTS)
-    from rows import ROWS
-
     plt = _pyplot()
     steps = [row for row in ROWS if row.name.startswith("speedrun-")]
     colors = plt.get_cmap("tab10")
@@ -191,12 +191,14 @@ def speedrun(path, results_dir=RESULTS):
         folders = sorted(os.path.dirname(summary) for summary in found)
         color, label = colors((0, 1, 2, 3, 4, 5, 6, 9)[k]), row.model.split(": ", 1)[1]  # tab10 without gray
         for i, folder in enumerate(folders):
+            summary = run_folder.read_summary(folder)
+            check_run(folder, summary, row)
+            epochs = summary["arguments"]["epochs"]
             history = run_folder.read_history(folder)
             # The last epoch of a fractional run (9.9) is cut short: drawn at the run's end.
-            curves.plot([min(r["epoch"], row.epochs) for r in history], [100 * r["test_accuracy"] for r in history],
+            curves.plot([min(r["epoch"], epochs) for r in history], [100 * r["test_accuracy"] for r in history],
                         color=color, lw=1.2, alpha=0.8, label=None if i else label)
-            finals.scatter(row.epochs, 100 * run_folder.read_summary(folder)["test_accuracy"], color=color,
-                           s=18, label=None if i else label)
+            finals.scatter(epochs, 100 * summary["test_accuracy"], color=color, s=18, label=None if i else label)
         if folders:
             drawn.append(row.name)
     longest = max(row.epochs for row in steps)
@@ -350,7 +352,10 @@ def main(argv=None):
         if name in wanted:
             make(d, os.path.join(out, name))
     if "speedrun.png" in wanted:
-        drawn = speedrun(os.path.join(out, "speedrun.png"))
+        try:
+            drawn = speedrun(os.path.join(out, "speedrun.png"))
+        except (run_folder.OutputError, ResultsError, KeyError) as e:
+            p.error(f"results/: a filed speed-run run cannot be drawn ({e})")
         print(f"  from results/: {', '.join(drawn) or 'no runs filed'}")
     if "architectures.png" in wanted:
         for name, params, cost, reference in architectures(os.path.join(out, "architectures.png")):

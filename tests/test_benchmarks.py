@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import types
 
 import pytest
 
@@ -68,9 +69,19 @@ def test_pytorch_airbench94_is_the_speedrun_network():
     sys.path.insert(0, os.path.join(ROOT, "results"))
     from rows import BY_NAME
 
+    import keras
+
     images = np.random.default_rng(0).normal(size=(20, 32, 32, 3)).astype("float32")
-    whitening = torch.from_numpy(initializers.whitening_kernel(images)).permute(3, 2, 0, 1)
+    kernel = initializers.whitening_kernel(images)  # HWIO, as Keras holds it
+    whitening = torch.from_numpy(kernel).permute(3, 2, 0, 1)
     model = plain_torch.Airbench94(whitening)
+    # The same whitening as a Keras convolution with that kernel (an asymmetric kernel: a transposition shows).
+    conv = keras.layers.Conv2D(kernel.shape[-1], 2, use_bias=False)
+    conv.build((None, 32, 32, 3))
+    conv.kernel.assign(kernel)
+    with torch.no_grad():
+        ours = model.whiten(torch.from_numpy(images[:2]).permute(0, 3, 1, 2)).permute(0, 2, 3, 1).numpy()
+    np.testing.assert_allclose(ours, np.asarray(conv(images[:2])), atol=1e-4)
     # Keras's weights and moving statistics (step 6's: step 7 adds the alternating flip's epoch counter), and
     # PyTorch's batch-norm scales, held at 1 (Keras has scale=False).
     scales = sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
@@ -83,6 +94,18 @@ def test_pytorch_airbench94_is_the_speedrun_network():
     x = torch.randn(2, 24, 8, 8)
     assert torch.allclose(model.groups[0].conv1(x)[:, :24], x, atol=1e-6)
     assert model(torch.randn(3, 3, 32, 32)).shape == (3, 10)
+    # Upstream's optimizer: a rate per image of a summed loss, the biases' 64 times it, and an L2 term of
+    # wd / rate in each group, so that every group decays by the same rate * L2 = 0.0153 * batch / 1024 / 7.67.
+    dataset = types.SimpleNamespace(x_train=images, mean=0.0, std=1.0, num_classes=10)
+    recipe = plain_torch.airbench94(types.SimpleNamespace(batch_size=1024), dataset, 3)
+    biases, others = recipe.optimizer.param_groups
+    kilostep = 1024 * (1 + 1 / (1 - 0.85))
+    assert others["lr"] == pytest.approx(11.5 / kilostep) and biases["lr"] == pytest.approx(64 * 11.5 / kilostep)
+    for group in (biases, others):
+        assert group["lr"] * group["weight_decay"] == pytest.approx(0.0153 * 1024 / kilostep)
+        assert group["momentum"] == 0.85 and group["nesterov"]
+    assert len(biases["params"]) == 6 and all(p.ndim == 1 for p in biases["params"])  # the six BN biases
+    assert recipe.summed and recipe.whole_batches
 
 
 def test_pytorch_baseline_has_the_keras_network_and_its_crop():
@@ -286,6 +309,8 @@ def test_wall_times_a_row_from_start_to_exit(small_cifar10, tmp_path):
     # Neither the figures nor the run folder is overwritten.
     one_line_error(_run("benchmarks/wall.py", "speedrun-7", "--seed", "3", "--runs-dir", str(runs)), "exists")
     one_line_error(_run("benchmarks/wall.py", "speedrun-9", "--runs-dir", str(runs)), "speedrun-9")
+    one_line_error(_run("benchmarks/wall.py", "speedrun-7", "--runs-dir", str(runs), "--json",
+                        str(tmp_path / "no" / "w.json")), "--json", "does not exist")
 
 
 def test_the_speedrun_benchmark_figures_are_those_of_their_json():
