@@ -192,8 +192,9 @@ def airbench94(args, dataset, channels):
     whitening = torch.from_numpy(whitening_kernel(images)).permute(3, 2, 0, 1).contiguous()  # HWIO to OIHW
     model = Airbench94(whitening, dataset.num_classes)
     # Upstream's conventions: a rate per image of a summed loss, an L2 term divided by the rate.
-    momentum, rate = 0.85, 11.5 / (1024 * (1 + 1 / (1 - 0.85)))
-    decay = 0.0153 * args.batch_size / (1024 * (1 + 1 / (1 - 0.85)))
+    momentum = 0.85
+    kilostep = 1024 * (1 + 1 / (1 - momentum))
+    rate, decay = 11.5 / kilostep, 0.0153 * args.batch_size / kilostep
     biases = [w for name, w in model.named_parameters() if "norm" in name and w.requires_grad]
     others = [w for name, w in model.named_parameters() if "norm" not in name and w.requires_grad]
     optimizer = torch.optim.SGD([{"params": biases, "lr": 64 * rate, "weight_decay": decay / (64 * rate)},

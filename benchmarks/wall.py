@@ -82,7 +82,7 @@ def main():
         "test_accuracy": summary["test_accuracy"], "test_accuracy_of": summary["test_accuracy_of"],
         "run_dir": run_dir,
     }
-    print(f"\n{report['command']}: {seconds / 60:.1f} minutes from start to exit ({summary['training_seconds']:.0f} s "
+    print(f"\n{report['command']}: {seconds / 60:.1f} minutes from start to exit ({training_seconds:.0f} s "
           f"training, {report['outside_training_seconds']:.0f} s outside it), test accuracy "
           f"{100 * summary['test_accuracy']:.2f} %; {report['machine']}, {report['cores_busy']:.2f} cores busy")
     if args.json:

@@ -12,7 +12,6 @@ and JAX with mixed precision. Every run uses the same seed, so the runs differ b
 is about. --only remakes some figures; the first five need no training.
 """
 
-import glob
 import os
 import shutil
 import subprocess
@@ -26,7 +25,7 @@ from cifar_common import cli, data, run_folder, train
 DOC = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(os.path.dirname(DOC), "results")
 sys.path.insert(0, RESULTS)
-from rows import ROWS, ResultsError, check_run  # noqa: E402  (results/rows.py: the rows of the results table)
+from rows import SPEEDRUN, ResultsError, filed_runs  # noqa: E402  (results/rows.py: the rows of the results table)
 
 LENET = "lenet/LeNet_dp_da_wd_keras.py"
 
@@ -182,26 +181,22 @@ def speedrun(path, results_dir=RESULTS):
     """The speed-run's runs filed in results/speedrun-N/: each epoch's test accuracy (one view of each image),
     and each run's final test accuracy (over six views from step 6 on) at its epochs. Returns the rows drawn."""
     plt = _pyplot()
-    steps = [row for row in ROWS if row.name.startswith("speedrun-")]
     colors = plt.get_cmap("tab10")
     fig, (curves, finals) = plt.subplots(1, 2, figsize=(13, 4.2))
     drawn = []
-    for k, row in enumerate(steps):
-        found = glob.glob(os.path.join(results_dir, row.name, "*", "summary.json"))
-        folders = sorted(os.path.dirname(summary) for summary in found)
+    for k, row in enumerate(SPEEDRUN):
+        filed = filed_runs(row, results_dir)
         color, label = colors((0, 1, 2, 3, 4, 5, 6, 9)[k]), row.model.split(": ", 1)[1]  # tab10 without gray
-        for i, folder in enumerate(folders):
-            summary = run_folder.read_summary(folder)
-            check_run(folder, summary, row)
+        for i, (folder, summary) in enumerate(filed):
             epochs = summary["arguments"]["epochs"]
             history = run_folder.read_history(folder)
             # The last epoch of a fractional run (9.9) is cut short: drawn at the run's end.
             curves.plot([min(r["epoch"], epochs) for r in history], [100 * r["test_accuracy"] for r in history],
                         color=color, lw=1.2, alpha=0.8, label=None if i else label)
             finals.scatter(epochs, 100 * summary["test_accuracy"], color=color, s=18, label=None if i else label)
-        if folders:
+        if filed:
             drawn.append(row.name)
-    longest = max(row.epochs for row in steps)
+    longest = max(row.epochs for row in SPEEDRUN)
     for ax, bottom in ((curves, 60), (finals, 90)):
         ax.axhline(94, color="black", ls=":", lw=1)
         ax.grid(alpha=0.3)

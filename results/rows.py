@@ -7,6 +7,7 @@ the upstream commit whose README first published it. ``results/<name>/`` holds t
 """
 
 import dataclasses
+import glob
 import os
 
 from cifar_common import run_folder
@@ -106,6 +107,7 @@ ROWS = [
         "htd/ResNet_schedules_keras.py", ("--dataset", "cifar100", "--epochs", "10"), 767_828, 112, 10),
 ]
 BY_NAME = {row.name: row for row in ROWS}
+SPEEDRUN = [row for row in ROWS if row.name.startswith("speedrun-")]  # the speed-run's steps, in order
 
 
 def smallest_first(rows):
@@ -140,3 +142,15 @@ def check_run(folder, summary, row):
     for name in FILED:
         if not os.path.exists(os.path.join(folder, name)):
             raise ResultsError(f"{folder}: {name} is missing")
+
+
+def filed_runs(row, results_dir):
+    """(folder, summary) of each of the row's runs filed in ``results_dir``/<row>/, oldest first; a folder that
+    is not a finished run of the row is a ResultsError."""
+    found = []
+    for path in sorted(glob.glob(os.path.join(results_dir, row.name, "*", "summary.json"))):
+        folder = os.path.dirname(path)
+        summary = read_summary(folder)
+        check_run(folder, summary, row)
+        found.append((folder, summary))
+    return sorted(found, key=lambda run: run[1].get("started", ""))

@@ -16,7 +16,7 @@ import shlex
 import statistics
 import sys
 
-from rows import ROWS, UPSTREAM, ResultsError, check_run, read_summary
+from rows import ROWS, SPEEDRUN, UPSTREAM, ResultsError, filed_runs
 
 from cifar_common import cli, run_folder
 
@@ -33,13 +33,7 @@ LOCAL_FLAGS = ("--data-dir", "--output-dir")
 
 def runs(row, results_dir=HERE):
     """The summaries of the row's filed runs, oldest first."""
-    found = []
-    for path in sorted(glob.glob(os.path.join(results_dir, row.name, "*", "summary.json"))):
-        folder = os.path.dirname(path)
-        summary = read_summary(folder)
-        check_run(folder, summary, row)
-        found.append(summary)
-    return sorted(found, key=lambda s: s.get("started", ""))
+    return [summary for _, summary in filed_runs(row, results_dir)]
 
 
 def shown_command(summary):
@@ -117,8 +111,7 @@ def speedrun_line(row, summaries):
 def speedrun_table(results_dir=HERE):
     header = ("| step | adds | epochs | reference (upstream, A100) | ours: final test accuracy | runs "
               "| minutes a run | machine |\n" + "| --- " * 8 + "|")
-    rows = [row for row in ROWS if row.name.startswith("speedrun-")]
-    return "\n".join([header] + [speedrun_line(row, runs(row, results_dir)) for row in rows])
+    return "\n".join([header] + [speedrun_line(row, runs(row, results_dir)) for row in SPEEDRUN])
 
 
 def _between(text, begin, end, body, where):
