@@ -39,6 +39,12 @@ def path(text):
     return text
 
 
+def absolute_path(text):
+    """A path made absolute (and ``~`` expanded) as it is parsed: it is recorded in summary.json, and a run
+    resumed or evaluated from another folder must find the same files."""
+    return os.path.abspath(os.path.expanduser(path(text)))
+
+
 def finite_float(text):
     value = float(text)
     if not math.isfinite(value):
@@ -163,7 +169,7 @@ def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_sche
                             help="the classifier head follows; mnist and fashion_mnist are 28 x 28 grey images, "
                                  "zero-padded to 32 x 32 with one channel, and mnist is never mirrored in "
                                  "augmentation (default: cifar10)")
-    data_flags.add_argument("--data-dir", type=path, metavar="PATH",
+    data_flags.add_argument("--data-dir", type=absolute_path, metavar="PATH",
                             help="local copy: the official cifar-10-batches-py folder or cifar-10-python.tar.gz "
                                  "(cifar-100-python for cifar100), or a folder holding one; for mnist and "
                                  "fashion_mnist a folder with the four IDX files (train-images-idx3-ubyte.gz "

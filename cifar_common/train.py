@@ -34,6 +34,7 @@ import os
 import platform
 import shlex
 import signal
+import subprocess
 import statistics
 import sys
 import time
@@ -210,6 +211,23 @@ def _fail(message):
     sys.exit(EXIT_BAD_INPUT)
 
 
+def _code():
+    """The code a run runs: the git commit of the checkout its script is in, and whether the checkout had
+    uncommitted changes (tracked or new files, as ``git status`` lists them); None outside a git checkout or
+    where git is missing."""
+    folder = os.path.dirname(os.path.abspath(sys.argv[0]))
+    try:
+        head = subprocess.run(["git", "-C", folder, "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=30)
+        status = subprocess.run(["git", "-C", folder, "status", "--porcelain"], capture_output=True, text=True,
+                                timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if head.returncode or status.returncode:
+        return None
+    return {"commit": head.stdout.strip(), "uncommitted_changes": bool(status.stdout.strip())}
+
+
 def _command():
     """The command as typed (a wrapper such as benchmarks/initialiser.py included), with "python" for the
     interpreter's path."""
@@ -354,6 +372,7 @@ class Run:
         self.dtype_policy = None
         self.jit_compile = None
         self._started = time.perf_counter()
+        self.code = _code()  # before the run folder exists: a folder inside the checkout is not a change
         self._scope = contextlib.ExitStack()
 
     def __enter__(self):
@@ -631,6 +650,8 @@ class Run:
             "script": self.script,
             # The command that started the run (a resumed run keeps it, and adds the one that resumed it).
             "command": previous.get("command", _command()),
+            # The code that started the run (a resumed run keeps it, and adds the code that resumed it).
+            "code": previous.get("code") if args.resume else self.code,
             "arguments": {k: v for k, v in vars(args).items() if not k.startswith("_")},
             "finished": False,
             "backend": backend,
@@ -659,6 +680,7 @@ class Run:
         }
         if args.resume:
             summary["resumed_with"] = [*previous.get("resumed_with", []), _command()]
+            summary["resumed_code"] = [*previous.get("resumed_code", []), self.code]
         summary["started"] = previous.get("started") or time.strftime("%Y-%m-%dT%H:%M:%S%z")
         if self.writes:
             run_folder.write_summary(self.folder, summary)

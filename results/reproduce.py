@@ -39,16 +39,21 @@ RESEND_SECONDS = 10  # the interrupt is sent again at this interval while a run 
 def file_run(run_dir, row, results_dir, additions=None):
     """Copies a finished run's summary, history and curves to results_dir/<row>/<name>; returns that folder,
     or None if the run was filed already. ``additions`` ({key: value}) fill in the filed copy of a summary that
-    predates keys (command, machine, backend_version); keys the summary has are never replaced."""
+    predates keys (command, machine, backend_version): they go under ``added_when_filed``, apart from what the
+    run recorded; keys the summary has are never replaced."""
     summary = read_summary(run_dir)
     check_run(run_dir, summary, row)
+    added = {}
     for key, value in (additions or {}).items():
         if key not in ADDABLE:
             raise ResultsError(f"--add {key}=...: only {', '.join(ADDABLE)} can be added")
-        summary.setdefault(key, value)
-    for key in ("command", "machine"):
         if key not in summary:
+            added[key] = value
+    for key in ("command", "machine"):
+        if key not in summary and key not in added:
             raise ResultsError(f"{run_dir}: its summary.json does not say its {key}; give --add {key}=...")
+    if added:  # kept apart from what the run recorded itself
+        summary["added_when_filed"] = {**summary.get("added_when_filed", {}), **added}
     folder = os.path.join(results_dir, row.name)
     base = f"seed-{summary['arguments']['seed']}"
     name, n = base, 1

@@ -145,12 +145,13 @@ def check_run(folder, summary, row):
 
 
 def filed_runs(row, results_dir):
-    """(folder, summary) of each of the row's runs filed in ``results_dir``/<row>/, oldest first; a folder that
-    is not a finished run of the row is a ResultsError."""
+    """(folder, summary) of each of the row's runs filed in ``results_dir``/<row>/, oldest first, the keys
+    added when it was filed merged in; a folder that is not a finished run of the row is a ResultsError."""
     found = []
     for path in sorted(glob.glob(os.path.join(results_dir, row.name, "*", "summary.json"))):
         folder = os.path.dirname(path)
         summary = read_summary(folder)
         check_run(folder, summary, row)
-        found.append((folder, summary))
+        # What was added when it was filed (reproduce.py --file --add) reads like what the run recorded.
+        found.append((folder, {**summary.get("added_when_filed", {}), **summary}))
     return sorted(found, key=lambda run: run[1].get("started", ""))

@@ -61,13 +61,25 @@ def spread(values):
     return f"median {percent(statistics.median(values))} ({100 * min(values):.2f} to {100 * max(values):.2f})"
 
 
+def code(summaries):
+    """The commits the runs ran (12 digits; "+ changes" where the checkout had uncommitted ones), or "not
+    recorded" for runs from before summary.json recorded it."""
+    seen = []
+    for s in summaries:
+        c = s.get("code")
+        text = (f"`{c['commit'][:12]}`" + (" + changes" if c["uncommitted_changes"] else "")) if c else "not recorded"
+        if text not in seen:
+            seen.append(text)
+    return ", ".join(seen)
+
+
 def line(row, summaries):
     source = row.published if row.published and row.published.startswith("http") else UPSTREAM.format(
         commit=row.published)
     reference = f"[{row.reference:.2f} %]({source})" if row.reference else ""
     cells = [row.model, f"`{row.command}`", f"{row.parameters:,}", reference]
     if not summaries:
-        return "| " + " | ".join(cells + [""] * 6) + " |"
+        return "| " + " | ".join(cells + [""] * 7) + " |"
     final = [s["test_accuracy"] for s in summaries]
     best = [s["best_epoch"]["test_accuracy"] for s in summaries]
     best_epochs = sorted({s["best_epoch"]["epoch"] for s in summaries})
@@ -81,6 +93,7 @@ def line(row, summaries):
         str(len(summaries)),
         f"{statistics.median(s['seconds_per_epoch'] for s in summaries):.1f}",
         "; ".join(f"`{c}`" for c in commands) + f", {', '.join(dates)}",
+        code(summaries),
         "; ".join(machines),
     ]
     return "| " + " | ".join(cells) + " |"
@@ -88,7 +101,7 @@ def line(row, summaries):
 
 def table(results_dir=HERE):
     header = ("| model | reproduce with | parameters | reference | ours: final epoch | ours: best epoch | runs "
-              "| s/epoch | command, date | machine |\n" + "| --- " * 10 + "|")
+              "| s/epoch | command, date | code | machine |\n" + "| --- " * 11 + "|")
     return "\n".join([header] + [line(row, runs(row, results_dir)) for row in ROWS])
 
 

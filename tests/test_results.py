@@ -88,6 +88,39 @@ def test_a_filed_run_must_be_a_finished_run_of_its_row_with_its_files(tmp_path):
         table.runs(lenet, str(tmp_path / "results"))
 
 
+def test_keys_added_when_filing_are_kept_apart_from_what_the_run_recorded(tmp_path):
+    sys.path.insert(0, os.path.join(ROOT, "results"))
+    import reproduce
+
+    lenet = rows.BY_NAME["lenet"]
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in rows.FILED[1:]:
+        (run / name).write_text("")
+    recorded = {"finished": True, "parameters": lenet.parameters, "machine": "as recorded",
+                "arguments": {"seed": 3}, "started": "2026-01-01T00:00:00"}
+    (run / "summary.json").write_text(json.dumps(recorded))
+    with pytest.raises(rows.ResultsError, match="does not say its command; give --add command="):
+        reproduce.file_run(str(run), lenet, str(tmp_path / "results"))
+    target = reproduce.file_run(str(run), lenet, str(tmp_path / "results"),
+                                {"command": "python lenet/LeNet_keras.py", "machine": "as added"})
+    with open(os.path.join(target, "summary.json")) as f:
+        filed = json.load(f)
+    # On disk: the run's own keys untouched, the added one apart; a key the run had is not added.
+    assert {k: v for k, v in filed.items() if k != "added_when_filed"} == recorded
+    assert filed["added_when_filed"] == {"command": "python lenet/LeNet_keras.py"}
+    # Read back for the tables, the added key reads like a recorded one.
+    [(_, summary)] = rows.filed_runs(lenet, str(tmp_path / "results"))
+    assert summary["command"] == "python lenet/LeNet_keras.py" and summary["machine"] == "as recorded"
+
+
+def test_the_table_shows_the_code_of_each_run():
+    runs = [{"code": {"commit": "a" * 40, "uncommitted_changes": False}},
+            {"code": {"commit": "b" * 40, "uncommitted_changes": True}}, {"code": None}, {},
+            {"code": {"commit": "a" * 40, "uncommitted_changes": False}}]
+    assert table.code(runs) == f"`{'a' * 12}`, `{'b' * 12}` + changes, not recorded"
+
+
 def _kill_after_two_epochs(run_dir, data_dir, epochs):
     args = [sys.executable, os.path.join(ROOT, "lenet/LeNet_keras.py"), "--data-dir", data_dir, "--subset", "256",
             "--epochs", str(epochs), "--seed", "0", "--output-dir", run_dir]

@@ -20,10 +20,12 @@ EPOCHS = 8
 
 def test_killed_run_resumes_where_it_stopped(small_cifar10, tmp_path):
     run_dir = str(tmp_path / "run")
-    args = [sys.executable, os.path.join(ROOT, "lenet/LeNet_dp_da_wd_keras.py"), "--data-dir", small_cifar10,
-            "--subset", "1024", "--epochs", str(EPOCHS), "--output-dir", run_dir]
+    # Started from the data's parent folder with a relative --data-dir, resumed from elsewhere without one.
+    args = [sys.executable, os.path.join(ROOT, "lenet/LeNet_dp_da_wd_keras.py"), "--data-dir",
+            os.path.basename(small_cifar10), "--subset", "1024", "--epochs", str(EPOCHS), "--output-dir", run_dir]
     env = {**os.environ, "KERAS_BACKEND": "jax"}
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                            cwd=os.path.dirname(small_cifar10))
     deadline = time.time() + 300
     while epochs_done(run_dir) < 2 and proc.poll() is None and time.time() < deadline:
         time.sleep(0.02)
@@ -35,10 +37,14 @@ def test_killed_run_resumes_where_it_stopped(small_cifar10, tmp_path):
     assert os.path.isdir(os.path.join(run_dir, "backup"))
 
     # A machine flag may change on resume: --jit (on is what auto gives on JAX, so the run is the same).
-    resumed = run_script("lenet/LeNet_dp_da_wd_keras.py", "--resume", run_dir, "--data-dir", small_cifar10,
-                         "--jit", "on", backend="jax")
+    resumed = run_script("lenet/LeNet_dp_da_wd_keras.py", "--resume", run_dir, "--jit", "on", backend="jax",
+                         cwd=str(tmp_path))
     check_ok(resumed)
     summary = summary_of(run_dir)
+    assert summary["arguments"]["data_dir"] == os.path.abspath(small_cifar10)
+    assert summary["command"].endswith(f"--data-dir {os.path.basename(small_cifar10)} --subset 1024 --epochs "
+                                       f"{EPOCHS} --output-dir {run_dir}")  # as typed
+    assert len(summary["resumed_code"]) == 1 and summary["resumed_code"][0] == summary["code"]
     restored = summary["resumed_from_epoch"]
     assert killed_after - 1 <= restored <= killed_after  # the backup is written just after the history row
     assert summary["finished"] and summary["epochs"] == EPOCHS

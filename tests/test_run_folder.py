@@ -1,6 +1,7 @@
 """The history writer: a row's seconds are everything the epoch cost, callbacks included; its learning rate
 is the optimizer's."""
 
+import subprocess
 import time
 
 import keras
@@ -49,3 +50,27 @@ def test_history_records_the_rate_of_an_optimizer_schedule(tmp_path):
         writer.on_epoch_end(epoch, logs)
     rates = [row["learning_rate"] for row in run_folder.read_history(str(tmp_path))]
     assert rates == pytest.approx([0.1, 0.05, 0.025])
+
+
+def test_a_run_records_the_commit_it_ran_and_whether_the_checkout_had_changes(tmp_path, monkeypatch):
+    from cifar_common import train
+
+    script = tmp_path / "repo" / "lenet" / "script.py"
+    script.parent.mkdir(parents=True)
+    script.write_text("print('a script')\n")
+    monkeypatch.setattr("sys.argv", [str(script)])
+    assert train._code() is None  # outside a git checkout
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(tmp_path / "repo"), "-c", "user.name=t", "-c", "user.email=t@t",
+                               *args], check=True, capture_output=True, text=True).stdout.strip()
+
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "first")
+    assert train._code() == {"commit": git("rev-parse", "HEAD"), "uncommitted_changes": False}
+    (tmp_path / "repo" / "new.py").write_text("")  # a new file is a change too
+    assert train._code() == {"commit": git("rev-parse", "HEAD"), "uncommitted_changes": True}
+    (tmp_path / "repo" / "new.py").unlink()
+    script.write_text("print('changed')\n")
+    assert train._code()["uncommitted_changes"] is True
