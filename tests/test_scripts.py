@@ -2,6 +2,8 @@
 
 import csv
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -110,6 +112,25 @@ def test_help_explains_every_flag_with_the_script_defaults():
     assert "weight decay" in text.lower()  # the docstring: what the script adds
     proc = run_script("lenet/LeNet_keras.py", "--help")
     assert "(default: 0.0)" in " ".join(proc.stdout.split())
+
+
+def test_tensorflow_start_up_lines_are_quiet_unless_asked_for():
+    proc = run_script("lenet/LeNet_keras.py", "--help")
+    check_ok(proc)
+    assert proc.stderr == ""
+    proc = run_script("lenet/LeNet_keras.py", "--help", env={"CIFAR_TF_LOGS": "1"})
+    check_ok(proc)
+    assert "oneDNN custom operations are on" in proc.stderr  # what is hidden by default
+
+
+def test_a_backend_that_is_not_installed_is_one_line():
+    # As if JAX were missing: find_spec answers None for a module set to None in sys.modules.
+    code = ("import runpy, sys; sys.modules['jax'] = None; sys.argv = ['lenet/LeNet_keras.py', '--epochs', '1']; "
+            "runpy.run_path('lenet/LeNet_keras.py', run_name='__main__')")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "KERAS_BACKEND": "jax"})
+    one_line_error(proc, "KERAS_BACKEND=jax: jax is not installed", "pip install jax")
+    assert proc.stdout == ""
 
 
 def test_bad_flag_value_is_one_line(tmp_path):
