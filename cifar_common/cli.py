@@ -225,9 +225,10 @@ def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_sche
                                   "an existing, non-empty folder is refused")
     outputs.add_argument("--tensorboard", action="store_true",
                          help="also write TensorBoard logs into the run folder's tensorboard/: every epoch's "
-                              "loss, accuracy and learning rate, and the model's graph (the op graph on "
-                              "TensorFlow); view with: tensorboard --logdir RUN_FOLDER (needs TensorFlow "
-                              "and TensorBoard installed, on any backend; requirements.txt has both)")
+                              "loss, accuracy and learning rate, and the model's layer graph (Keras 3 writes "
+                              "no op graph of the training step); view with: tensorboard --logdir RUN_FOLDER "
+                              "(needs TensorFlow and TensorBoard installed, on any backend; requirements.txt "
+                              "has both)")
     outputs.add_argument("--resume", type=path, metavar="DIR",
                          help="continue the interrupted run in DIR from its last finished epoch, with its "
                               "arguments (a run stopped after its last epoch is completed without training)")

@@ -581,7 +581,10 @@ def plot_curves(run_dir, title):
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
         ax.legend()
-    axes[2].plot(epochs, [r["learning_rate"] for r in rows], color="tab:green")
+    # One rate an epoch, the one it trained with: a step over the epoch it held (from the previous epoch's
+    # end to its own), so a step decay is drawn as a step even with few epochs, not as a slope.
+    rates = [r["learning_rate"] for r in rows]
+    axes[2].plot([epochs[0] - 1, *epochs], [rates[0], *rates], color="tab:green", drawstyle="steps-pre")
     axes[2].set_yscale("log")  # step decay divides by 10: equal steps on a log scale
     axes[2].set_xlabel("epoch")
     axes[2].set_ylabel("learning rate")

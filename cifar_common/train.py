@@ -726,8 +726,10 @@ class Run:
               f"{', '.join(self.hardware.names)}; {self.dtype_policy}; training step: "
               f"{devices.describe_step(backend, model.jit_compile)}")
         counts = summary["data"]
+        held_out = "validation split" if self.args.val_split else "test set"
         print(f"data: {self.args.dataset} from {self.data.source}: {counts['train_images']} training, "
-              f"{counts['validation_images']} validation, {counts['test_images']} test images")
+              f"{counts['validation_images']} validation, {counts['test_images']} test images; the progress "
+              f"bar's val_ figures are the {held_out}'s (history.csv: {'val' if self.args.val_split else 'test'}_)")
         resuming = ""
         if self.args.resume:
             resuming = (f" (resuming after epoch {restored}, from its last backup)" if restored < self.epochs
@@ -768,8 +770,9 @@ class _EpochTensorBoard(keras.callbacks.TensorBoard):
 
 def tensorboard_callback(log_dir):
     """What ``--tensorboard`` adds to a run: every epoch's loss, accuracy and learning rate (train/, and
-    validation/ for the held-out set: the test set unless --val-split), the model's graph (the op graph on
-    TensorFlow only). A resumed run adds event files to the same folder, numbered by epoch as before."""
+    validation/ for the held-out set: the test set unless --val-split), the model's layer graph (TensorBoard's
+    conceptual graph: Keras 3.15 writes no op graph of the training step, on any backend). A resumed run adds
+    event files to the same folder, numbered by epoch as before."""
     return _EpochTensorBoard(log_dir, write_graph=True, update_freq="epoch")
 
 

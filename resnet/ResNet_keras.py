@@ -16,7 +16,12 @@ from epoch 81 and a hundredth from epoch 122 of 200; Keras 3's he_normal (see do
 
 Reference test accuracy after 200 epochs: 91.82 / 92.68 / 93.93 % (depth 20 / 32 / 110).
 
+Without flags it trains ResNet-110 for 200 epochs, the largest of the three (days on a CPU, hours on a GPU);
+start with the smallest, whose 200 epochs take an afternoon on a 2-core CPU (its epoch times are in
+benchmarks/README.md):
+
     python resnet/ResNet_keras.py --depth 20
+    python resnet/ResNet_keras.py --depth 32
 """
 
 # cifar_common before keras: it sets TensorFlow's log level and CPU kernels, read when keras is imported.

@@ -74,3 +74,26 @@ def test_a_run_records_the_commit_it_ran_and_whether_the_checkout_had_changes(tm
     (tmp_path / "repo" / "new.py").unlink()
     script.write_text("print('changed')\n")
     assert train._code()["uncommitted_changes"] is True
+
+
+def test_the_learning_rate_is_drawn_as_steps_over_the_epochs_that_used_it(tmp_path, monkeypatch):
+    import matplotlib.axes
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    rows = ["epoch,learning_rate,loss,accuracy,test_loss,test_accuracy,seconds"]
+    rows += [f"{e},{0.1 if e <= 2 else 0.01},1.0,0.5,1.0,0.5,1.0" for e in (1, 2, 3, 4)]
+    (folder / "history.csv").write_text("\n".join(rows) + "\n")
+    drawn = []
+    real_plot = matplotlib.axes.Axes.plot
+
+    def plot(self, *args, **kwargs):
+        drawn.append((args, kwargs))
+        return real_plot(self, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot", plot)
+    assert run_folder.plot_curves(str(folder), "t") and (folder / "curves.png").exists()
+    (x, y), kwargs = drawn[-1]
+    # Epoch e's rate holds from e - 1 to e: the drop after epoch 2 is a vertical step at x = 2.
+    assert list(x) == [0, 1, 2, 3, 4] and list(y) == [0.1, 0.1, 0.1, 0.01, 0.01]
+    assert kwargs["drawstyle"] == "steps-pre"

@@ -55,6 +55,7 @@ def test_lenet_script_end_to_end(script, small_cifar10, tmp_path):
     assert summary["arguments"]["weight_decay"] == (1e-4 if "wd" in script else 0.0)
     assert summary["data"]["train_images"] == 512 and summary["data"]["test_images"] == 256
     assert "4/4" in proc.stdout and "━" in proc.stdout  # Keras's progress bar: 4 steps of 128 images
+    assert "the progress bar's val_ figures are the test set's (history.csv: test_)" in proc.stdout
     _check_saved_model(run_dir, small_cifar10, summary)
 
 
@@ -286,6 +287,7 @@ def test_validation_split_keeps_the_test_set_out_of_training(small_cifar10, tmp_
     assert "val_accuracy" in rows[0] and "test_accuracy" not in rows[0]
     assert summary["data"]["validation_images"] == 256 and summary["data"]["train_images"] == 512
     assert summary["data"]["held_out_during_training"] == "validation split"
+    assert "the progress bar's val_ figures are the validation split's (history.csv: val_)" in proc.stdout
     # The model is the best epoch on validation; its test accuracy is what the run reports.
     best = max(rows, key=lambda r: float(r["val_accuracy"]))
     assert summary["best_epoch"] == {"epoch": int(best["epoch"]), "val_accuracy": float(best["val_accuracy"])}

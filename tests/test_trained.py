@@ -85,6 +85,13 @@ def test_mnist_run_tensorboard_evaluate_predict(tmp_path):
     assert _scalars(os.path.join(board, "validation"), "epoch_accuracy") == pytest.approx(
         dict(enumerate(_history_column(run_dir, "test_accuracy"))))
     assert sorted(_scalars(os.path.join(board, "train"), "epoch_loss")) == [0, 1]
+    # The layer graph (the "keras" summary), and no op graph: what --help and the docs say it writes.
+    import tensorflow as tf
+
+    events = [e for path in glob.glob(os.path.join(board, "train", "events.out.tfevents.*"))
+              for e in tf.compat.v1.train.summary_iterator(path)]
+    assert any(v.tag == "keras" for e in events for v in e.summary.value)
+    assert not any(e.graph_def for e in events)
 
     proc = run_script("tools/evaluate.py", run_dir)
     check_ok(proc)
