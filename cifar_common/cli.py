@@ -176,6 +176,10 @@ def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_sche
                                  "...) or mnist.npz; default: download through keras.datasets")
     data_flags.add_argument("--subset", type=positive_int, metavar="N",
                             help="train on only N training images (quick runs)")
+    data_flags.add_argument("--test-subset", type=positive_int, metavar="N",
+                            help="evaluate on only N test images, a random sample that is the same for every "
+                                 "run (quick runs: the test set is evaluated every epoch); its accuracy is not "
+                                 "the test set's, and results/ refuses such runs")
     data_flags.add_argument("--val-split", type=non_negative_int, default=0, metavar="N",
                             help="hold out N training images for validation (e.g. 5000); the test set is then "
                                  "evaluated once, at the end (default: 0, validate on the test set)")

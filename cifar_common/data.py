@@ -542,11 +542,13 @@ def channel_stats(images):
     return np.array(means), np.array(stds)
 
 
-def load(dataset="cifar10", data_dir=None, subset=None, val_split=0, seed=0):
+def load(dataset="cifar10", data_dir=None, subset=None, val_split=0, seed=0, test_subset=None):
     """Loads a data set and splits it.
 
     ``val_split`` training images are held out for validation (the same ones for a given seed, whatever the
-    subset); ``subset`` then keeps that many of the remaining training images. The test set is untouched.
+    subset); ``subset`` then keeps that many of the remaining training images. ``test_subset`` keeps that many
+    test images, a random sample that is the same for every seed (for quick runs); otherwise the test set is
+    untouched.
     """
     if dataset not in DATASETS:
         raise DataError(f"unknown dataset '{dataset}' (expected one of {', '.join(DATASETS)})")
@@ -569,14 +571,19 @@ def load(dataset="cifar10", data_dir=None, subset=None, val_split=0, seed=0):
     else:
         train_idx = np.sort(train_idx)
     val_idx = np.sort(val_idx)
+    test_idx = np.arange(len(x_test))
+    if test_subset is not None:
+        if not 0 < test_subset <= len(x_test):
+            raise DataError(f"--test-subset {test_subset}: must lie in 1..{len(x_test)} (test images available)")
+        test_idx = np.sort(np.random.default_rng(0).permutation(len(x_test))[:test_subset])
 
     return Data(
         x_train=x_train[train_idx],
         y_train=y_train[train_idx],
         x_val=x_train[val_idx] if val_split else None,
         y_val=y_train[val_idx] if val_split else None,
-        x_test=x_test,
-        y_test=y_test,
+        x_test=x_test[test_idx],
+        y_test=y_test[test_idx],
         num_classes=len(class_names(dataset)),
         class_names=names,
         source=source,

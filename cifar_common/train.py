@@ -455,7 +455,8 @@ class Run:
         if getattr(args, "lr_schedule", None) == "htd" and not args.htd_lower < args.htd_upper:
             raise OptionError(f"--htd-lower {args.htd_lower:g} --htd-upper {args.htd_upper:g}: the lower bound "
                               "must be below the upper one")
-        self.data = data.load(args.dataset, args.data_dir, subset=args.subset, val_split=args.val_split,
+        self.data = data.load(args.dataset, args.data_dir, subset=args.subset, test_subset=args.test_subset,
+                              val_split=args.val_split,
                               seed=args.seed)
         if self.cluster:
             keras.utils.set_random_seed(args.seed)  # before the processes join, or Keras draws a seed for them
@@ -589,8 +590,10 @@ class Run:
         for warning in self._dead.warnings if self._dead else []:
             print(f"warning: {warning}")
         print(f"outputs: {self.folder}")
+        part = f"; on {len(self.data.x_test)} test images only (--test-subset)" if args.test_subset else ""
         print(f"Test accuracy: {100 * test_accuracy:.2f} % ({self.script}, after {args.epochs:g} "
-              f"epoch{'s' if args.epochs != 1 else ''}{f', {views} views of each test image' if views else ''})")
+              f"epoch{'s' if args.epochs != 1 else ''}{f', {views} views of each test image' if views else ''}"
+              f"{part})")
         return summary
 
     def _best_on_validation(self, restored):

@@ -139,6 +139,9 @@ def check_run(folder, summary, row):
     if summary.get("parameters") != row.parameters:
         raise ResultsError(f"{folder}: {summary.get('parameters')} parameters, but row {row.name} has "
                            f"{row.parameters}: is it that row's run?")
+    if (summary.get("arguments") or {}).get("test_subset"):
+        raise ResultsError(f"{folder}: evaluated on part of the test set (--test-subset); a row's figure is the "
+                           "whole test set's")
     for name in FILED:
         if not os.path.exists(os.path.join(folder, name)):
             raise ResultsError(f"{folder}: {name} is missing")

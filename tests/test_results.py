@@ -73,7 +73,8 @@ def test_a_filed_run_must_be_a_finished_run_of_its_row_with_its_files(tmp_path):
     summary = {"finished": True, "parameters": lenet.parameters}
     rows.check_run(str(folder), summary, lenet)  # accepted
     for bad, message in [({**summary, "finished": False}, "not a finished run"),
-                         ({**summary, "parameters": 273_658}, "273658 parameters, but row lenet has 62006")]:
+                         ({**summary, "parameters": 273_658}, "273658 parameters, but row lenet has 62006"),
+                         ({**summary, "arguments": {"test_subset": 500}}, "part of the test set")]:
         with pytest.raises(rows.ResultsError, match=message):
             rows.check_run(str(folder), bad, lenet)
     (folder / "curves.png").unlink()

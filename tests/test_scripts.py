@@ -279,6 +279,31 @@ def test_script_runs_from_any_folder_with_default_outputs(small_cifar10, tmp_pat
     assert summary_of(str(tmp_path / "runs" / run_dir))["finished"]
 
 
+def test_test_subset_evaluates_a_fixed_sample_of_the_test_set(small_cifar10, tmp_path):
+    from cifar_common import data
+
+    whole = data.load(data_dir=small_cifar10)
+    part = data.load(data_dir=small_cifar10, test_subset=100, seed=5)
+    assert len(part.x_test) == 100 and len(part.x_train) == len(whole.x_train)
+    # A sample of the test set's own images, the same whatever the run's seed.
+    assert np.array_equal(part.x_test, data.load(data_dir=small_cifar10, test_subset=100, seed=0).x_test)
+    index = {img.tobytes(): i for i, img in enumerate(whole.x_test)}
+    picked = [index[img.tobytes()] for img in part.x_test]
+    assert len(set(picked)) == 100 and [whole.y_test[i] for i in picked] == list(part.y_test)
+    assert picked != list(range(100))  # a sample, not the first 100
+    run_dir = str(tmp_path / "run")
+    proc = run_script("lenet/LeNet_keras.py", "--data-dir", small_cifar10, "--subset", "256", "--test-subset", "64",
+                      "--epochs", "1", "--output-dir", run_dir)
+    summary, rows = _check_run(proc, run_dir, epochs=1)
+    assert summary["data"]["test_images"] == 64 and summary["arguments"]["test_subset"] == 64
+    assert proc.stdout.strip().endswith("after 1 epoch; on 64 test images only (--test-subset))")
+    accuracy = float(rows[0]["test_accuracy"])
+    assert round(accuracy * 64) == pytest.approx(accuracy * 64, abs=1e-4)  # a share of 64 images
+    one_line_error(run_script("lenet/LeNet_keras.py", "--data-dir", small_cifar10, "--test-subset", "257",
+                              "--epochs", "1", "--output-dir", str(tmp_path / "bad")), "--test-subset 257", "1..256")
+    assert not os.path.exists(tmp_path / "bad")
+
+
 def test_validation_split_keeps_the_test_set_out_of_training(small_cifar10, tmp_path):
     run_dir = str(tmp_path / "run")
     proc = run_script("lenet/LeNet_dp_keras.py", "--data-dir", small_cifar10, "--subset", "512", "--val-split", "256",
