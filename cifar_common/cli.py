@@ -236,6 +236,11 @@ def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_sche
     outputs.add_argument("--resume", type=path, metavar="DIR",
                          help="continue the interrupted run in DIR from its last finished epoch, with its "
                               "arguments (a run stopped after its last epoch is completed without training)")
+    outputs.add_argument("--summary", action="store_true",
+                         help="print the model (Keras's model.summary(): each layer's output shape and "
+                              "parameters) and its multiply-accumulates per image, and exit: no data is read "
+                              "(the model is built on random images of the data set's shape) and nothing is "
+                              "written")
     return p
 
 

@@ -542,6 +542,22 @@ def channel_stats(images):
     return np.array(means), np.array(stds)
 
 
+def stand_in(dataset):
+    """Random images and labels of the data set's shapes and sizes, for building a model without reading the
+    data (``--summary``); a script that computes something from the images (the speed-run's whitening) still
+    can."""
+    rng = np.random.default_rng(0)
+    train, test = (60_000, 10_000) if dataset in IDX_LAYOUTS else (50_000, 10_000)
+    names = class_names(dataset)
+    shape = (32, 32, 1 if dataset in IDX_LAYOUTS else 3)
+    return Data(x_train=rng.integers(0, 256, (train, *shape), dtype=np.uint8),
+                y_train=rng.integers(0, len(names), train).astype(np.uint8), x_val=None, y_val=None,
+                x_test=rng.integers(0, 256, (test, *shape), dtype=np.uint8),
+                y_test=rng.integers(0, len(names), test).astype(np.uint8), num_classes=len(names),
+                class_names=names, source="random images (--summary reads no data)",
+                mirrorable=mirrorable(dataset))
+
+
 def load(dataset="cifar10", data_dir=None, subset=None, val_split=0, seed=0, test_subset=None):
     """Loads a data set and splits it.
 

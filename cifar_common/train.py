@@ -436,7 +436,9 @@ class Run:
         if self.cluster and not (args.output_dir or args.resume):
             raise OptionError(f"{self.cluster.processes} processes write one run folder: give every process the "
                               "same --output-dir (or --resume)")
-        if not self.writes:
+        if args.summary:  # the model alone: no run folder, no data read
+            self.writes = False
+        elif not self.writes:
             self._owner = None
             self.previous = run_folder.read_summary(args.resume) if args.resume else None
             self.script = self.previous["script"] if args.resume else _script_name()
@@ -455,9 +457,9 @@ class Run:
         if getattr(args, "lr_schedule", None) == "htd" and not args.htd_lower < args.htd_upper:
             raise OptionError(f"--htd-lower {args.htd_lower:g} --htd-upper {args.htd_upper:g}: the lower bound "
                               "must be below the upper one")
-        self.data = data.load(args.dataset, args.data_dir, subset=args.subset, test_subset=args.test_subset,
-                              val_split=args.val_split,
-                              seed=args.seed)
+        self.data = (data.stand_in(args.dataset) if args.summary else
+                     data.load(args.dataset, args.data_dir, subset=args.subset, test_subset=args.test_subset,
+                               val_split=args.val_split, seed=args.seed))
         if self.cluster:
             keras.utils.set_random_seed(args.seed)  # before the processes join, or Keras draws a seed for them
         self.hardware = devices.setup(args.gpus, args.cpu_replicas, self.cluster)
@@ -499,7 +501,9 @@ class Run:
 
     def _report_interrupt(self):
         """Ctrl-C: the run folder keeps its history, curves and last backup; say how to continue."""
-        if not self.writes:
+        if self.args.summary:
+            print("\ninterrupted", file=sys.stderr)
+        elif not self.writes:
             print(f"\ninterrupted (process {self.cluster.index}; process 0 reports the run)", file=sys.stderr)
         elif not self._training:
             print("\ninterrupted before training began", file=sys.stderr)
@@ -523,6 +527,11 @@ class Run:
         accuracy is that of the model's outputs averaged over the views (test-time augmentation); every
         epoch's test accuracy in the history stays that of the images alone."""
         args = self.args
+        if args.summary:
+            model.summary()
+            print(f"{model.name}: {model.count_params():,} parameters, {macs.per_image(model):,} "
+                  "multiply-accumulates per image (--summary: nothing was trained or written)")
+            return None
         _check_learning_rate_setters(model, callbacks)
         views = len(tta(self.data.x_test[:1])) if tta else 0  # for the summary and the last line
         if tta is not None and self.cluster:

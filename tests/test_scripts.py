@@ -105,7 +105,7 @@ def test_help_explains_every_flag_with_the_script_defaults():
     text = " ".join(proc.stdout.split())
     for flag in ("--epochs", "--batch-size", "--lr", "--weight-decay", "--lr-schedule", "--dataset", "--data-dir",
                  "--subset", "--val-split", "--output-dir", "--seed", "--gpus", "--cpu-replicas", "--jit",
-                 "--mixed-precision",
+                 "--mixed-precision", "--test-subset", "--summary",
                  "--resume"):
         assert flag in text, flag
     for default in ("(default: 200)", "(default: 128)", "(default: 0.01)", "(default: 0.0001)", "(default: step)"):
@@ -302,6 +302,20 @@ def test_test_subset_evaluates_a_fixed_sample_of_the_test_set(small_cifar10, tmp
     one_line_error(run_script("lenet/LeNet_keras.py", "--data-dir", small_cifar10, "--test-subset", "257",
                               "--epochs", "1", "--output-dir", str(tmp_path / "bad")), "--test-subset 257", "1..256")
     assert not os.path.exists(tmp_path / "bad")
+
+
+def test_summary_prints_the_model_without_reading_data_or_writing(tmp_path):
+    # No --data-dir: reading the data would mean a download, which fails offline.
+    work, home = tmp_path / "work", tmp_path / "keras-home"
+    work.mkdir()
+    for flags, params in ([], 62_006), (["--dataset", "mnist"], 61_706):
+        proc = run_script("lenet/LeNet_dp_da_wd_keras.py", "--summary", *flags, cwd=str(work),
+                          env={"KERAS_HOME": str(home)})
+        check_ok(proc)
+        assert f"Total params: {params:,}" in proc.stdout  # Keras's model.summary()
+        assert proc.stdout.strip().splitlines()[-1].startswith(f"lenet_dp_da_wd: {params:,} parameters, ")
+        assert "Epoch 1/" not in proc.stdout
+    assert os.listdir(work) == [] and not os.path.exists(home / "datasets")  # no run folder, no download
 
 
 def test_validation_split_keeps_the_test_set_out_of_training(small_cifar10, tmp_path):
