@@ -143,6 +143,13 @@ def versions(backend, env):
     return {"keras": out[0], "backend": out[1], "backend_version": out[2]} if len(out) == 3 else {}
 
 
+def paired_ratio(rounds, plain_rounds):
+    """Each round's seconds an epoch over that round's plain run's, then their median: pairing keeps a ratio
+    meaningful while the machine's speed drifts from round to round (a ratio of medians would not)."""
+    return round(statistics.median(r["seconds_per_epoch"] / p["seconds_per_epoch"]
+                                   for r, p in zip(rounds, plain_rounds)), 3)
+
+
 def main():
     p = cli.tool_parser(sys.argv[0], __doc__)
     p.add_argument("script", help="the collection's training script, such as lenet/LeNet_dp_da_wd_keras.py")
@@ -207,10 +214,7 @@ def main():
             "jit_compiled": results[0]["jit_compiled"],
             "rounds": results,
         }
-    # Each round's ratio to that round's plain run, then their median: pairing keeps a ratio meaningful while
-    # the machine's speed drifts from round to round.
-    ratios = {c: round(statistics.median(r["seconds_per_epoch"] / p["seconds_per_epoch"]
-                                         for r, p in zip(rounds[c], rounds["plain"])), 3) for c in contenders[1:]}
+    ratios = {c: paired_ratio(rounds[c], rounds["plain"]) for c in contenders[1:]}
     report = {
         "script": args.script, "model_flags": extra, "backend": args.backend, "batch_size": args.batch_size,
         "steps": args.steps, "epochs": args.epochs, "repeats": args.repeats,

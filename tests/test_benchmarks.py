@@ -34,6 +34,12 @@ def test_speed_compares_the_collection_with_plain_keras(tmp_path):
         assert report["ratio_to_plain"][name] == pytest.approx(
             figures[name]["rounds"][0]["seconds_per_epoch"] / figures["plain"]["rounds"][0]["seconds_per_epoch"],
             rel=1e-2)
+    # Several rounds: the median of each round's ratio, not the ratio of the medians (1.1 here).
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import speed
+
+    plain = [{"seconds_per_epoch": s} for s in (10, 20, 30)]
+    assert speed.paired_ratio([{"seconds_per_epoch": s} for s in (12, 22, 60)], plain) == 1.2
     assert report["backend"] == "tensorflow" and report["keras"] and report["steps"] == 4
     assert report["data"] == "synthetic, 102 test images"  # a fifth of 4 batches of 128: a full epoch's share
     assert "x plain" in proc.stdout
