@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 
-from rows import BY_NAME, FILED, ROWS, ResultsError, check_run, read_summary, smallest_first
+from rows import BY_NAME, FILED, ROWS, ResultsError, check_run, read_summary, recipe_differences, smallest_first
 
 from cifar_common import cli, run_folder
 
@@ -78,19 +78,10 @@ def row_of(run_dir):
         script = os.path.splitext(os.path.basename(row.script))[0]
         if summary.get("script") != script or summary.get("parameters") != row.parameters:
             continue
-        args = summary.get("arguments", {})
-        flags = dict(zip(row.args[::2], row.args[1::2]))
-        if all(str(args.get(k[2:].replace("-", "_"))) == v or _same_number(args.get(k[2:].replace("-", "_")), v)
-               for k, v in flags.items()):
+        if not recipe_differences(summary, row):
             return row
-    raise ResultsError(f"{run_dir}: no row of results/rows.py has this run's script and flags; give --row")
-
-
-def _same_number(value, text):
-    try:
-        return float(value) == float(text)
-    except (TypeError, ValueError):
-        return False
+    raise ResultsError(f"{run_dir}: no row of results/rows.py has this run's script, flags, epochs and training "
+                       "set; give --row")
 
 
 class Job:
@@ -188,8 +179,8 @@ def main():
     p = cli.tool_parser(sys.argv[0], __doc__)
     p.add_argument("rows", nargs="*", metavar="ROW", help="rows to train (default: all), smallest first; see --list")
     p.add_argument("--list", action="store_true", help="list the rows with their commands, smallest first, and exit")
-    p.add_argument("--data-dir", metavar="PATH", help="a local copy of the rows' data set (CIFAR-10; ../shared/data/mnist for an MNIST "
-                        "row), passed to every script")
+    p.add_argument("--data-dir", metavar="PATH", help="a local copy of the rows' data set (CIFAR-10; ~/data/mnist "
+                        "for an MNIST row), passed to every script")
     p.add_argument("--runs-dir", metavar="DIR", default=os.path.join("runs", "reproduce"),
                    help="where the run folders and logs go (default: runs/reproduce)")
     p.add_argument("--results-dir", metavar="DIR", help="where finished runs are filed (default: results/)")
