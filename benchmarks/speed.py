@@ -23,7 +23,7 @@ contender's figure is the median over the rounds; a ratio is the median over the
 ratio to the plain run. An epoch's seconds are the wall time since the previous epoch ended (training,
 validation on the 10000 test images, callbacks); images per second count the training part only.
 
-    python benchmarks/speed.py lenet/LeNet_dp_da_wd_keras.py --data-dir ../shared/data/cifar10/cifar-10-batches-py
+    python benchmarks/speed.py lenet/LeNet_dp_da_wd_keras.py --data-dir ~/data/cifar-10-batches-py
     KERAS_BACKEND=jax python benchmarks/speed.py resnet/ResNet_keras.py --depth 20 --mixed-precision \\
         --data-dir ~/cifar-10-batches-py --json resnet20-jax.json
     python benchmarks/speed.py lenet/LeNet_dp_da_wd_keras.py --synthetic --steps 50   # no data needed

@@ -6,7 +6,7 @@ network with the callback that ``--tensorboard`` adds (``train.tensorboard_callb
 is timed, and reports its seconds per epoch (its first epoch apart: that is when it writes
 the graph) beside the epoch's wall time (training, validation on the test set, every callback).
 
-    python benchmarks/tensorboard_cost.py lenet/LeNet_dp_da_wd_keras.py --data-dir ../shared/data/cifar10/cifar-10-batches-py
+    python benchmarks/tensorboard_cost.py lenet/LeNet_dp_da_wd_keras.py --data-dir ~/data/cifar-10-batches-py
     KERAS_BACKEND=jax python benchmarks/tensorboard_cost.py lenet/LeNet_dp_da_wd_keras.py --data-dir D --epochs 3
 """
 

@@ -12,7 +12,7 @@ is no longer the row's recipe: do not file it.
 Timings are only as good as the machine is idle: the JSON keeps the load average before the start and the
 CPU seconds the run used, which on an idle machine come to about the wall time times the cores.
 
-    python benchmarks/wall.py speedrun-7 --seed 1 --data-dir ../shared/data/cifar10/cifar-10-batches-py \\
+    python benchmarks/wall.py speedrun-7 --seed 1 --data-dir ~/data/cifar-10-batches-py \\
         --runs-dir ~/runs/wall --json benchmarks/results/wall-speedrun7.json
 """
 

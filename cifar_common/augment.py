@@ -7,7 +7,7 @@ left out for MNIST (``flip=False``): a mirrored digit is often another digit, or
 It is written with ``keras.ops`` and vectorised over the batch, so it runs on TensorFlow, JAX and PyTorch
 alike, compiled wherever the training step is. Keras's own ``RandomCrop``/``RandomTranslation`` layers are
 not used on purpose: they are marked non-jittable, which silently switches compilation off for the whole
-model (measured over 100 times slower on JAX, ../shared/gpu/README.md).
+model (measured over 100 times slower on JAX, on an NVIDIA H200).
 
 The window is cut with one gather of source pixels from each zero-padded image: exact (pixels are copied,
 never computed), and the cheapest of the eight ways that ``benchmarks/augment_variants.py`` measures on the

@@ -1,6 +1,6 @@
 """Makes every figure of doc/ from real CIFAR-10: the PNGs in doc/figures/.
 
-    python doc/make_figures.py --data-dir ../shared/data/cifar10/cifar-10-batches-py --overwrite
+    python doc/make_figures.py --data-dir ~/data/cifar-10-batches-py --overwrite
 
 Three figures need no training (the pixel histograms, the augmented images, a sample of each class), one
 builds the networks without training them (their size and cost), one draws the speed-run's runs filed in

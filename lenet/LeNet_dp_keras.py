@@ -6,7 +6,7 @@ CIFAR-10), so every input channel has mean 0 and variance 1, which makes plain S
 The next script, LeNet_dp_da_keras.py, adds data augmentation.
 
 Reference test accuracy after 200 epochs: 60.41 % (58.48 % without standardisation).
-Ours, the final epoch: 57.65 % (seed 0) and 58.92 % (seed 1) (results/lenet-dp/).
+Ours, the final epoch: median 58.99 % (57.65 to 60.69) over 5 runs (results/lenet-dp/).
 The recipe is that of the reference runs (see the hyperparameters below); one deliberate difference:
 Keras 3's he_normal, whose spread is 1/0.88 times that of the Keras 2.1 the reference ran on
 (doc/initialisation.md measures both).

@@ -5,7 +5,7 @@ pooling, then three dense layers (120, 84, 10 units); 62,006 parameters. Pixels 
 no augmentation, no weight decay. The next script, LeNet_dp_keras.py, adds per-channel standardisation.
 
 Reference test accuracy after 200 epochs: 58.48 %.
-Ours, the final epoch: 56.21 % (seed 0) and 54.71 % (seed 1) (results/lenet/).
+Ours, the final epoch: median 56.82 % (54.71 to 59.79) over 5 runs (results/lenet/).
 The recipe is that of the reference runs (see the hyperparameters below); one deliberate difference:
 Keras 3's he_normal, whose spread is 1/0.88 times that of the Keras 2.1 the reference ran on
 (doc/initialisation.md measures both).

@@ -1,13 +1,15 @@
-"""Writes the README's results table, and doc/speedrun.md's, from the runs filed in results/.
+"""Writes the results tables from the runs filed in results/: the README's short one, results/README.md's
+full one, doc/speedrun.md's and doc/weight-decay.md's LeNet ablation.
 
-    python results/table.py           # rewrites the tables in README.md and doc/speedrun.md
-    python results/table.py --check   # exits with status 1 if either file and results/ disagree
+    python results/table.py           # rewrites the tables in README.md, results/README.md and the two doc pages
+    python results/table.py --check   # exits with status 1 if any of them and results/ disagree
 
 Each row of ``results/rows.py`` becomes a line; its runs are the folders ``results/<row>/*/`` (each with the
 summary.json, history.csv and curves.png of one finished run). The headline is the final epoch's test
-accuracy, as the training scripts print it (the median where there are several runs, with min and max); the
-best epoch's accuracy stands beside it for comparison with tables that report best epochs. The speed-run's
-table gives the mean, as its reference (airbench94's mean of 1000 runs) does, and each run's minutes.
+accuracy, as the training scripts print it (the median where there are several runs, with min and max). The
+full table adds the best epoch's accuracy, for comparison with tables that report best epochs, and each row's
+seconds per epoch, commands, dates, commits and machines. The speed-run's table gives the mean, as its
+reference (airbench94's mean of 1000 runs) does, and each run's minutes.
 """
 
 import glob
@@ -16,17 +18,24 @@ import shlex
 import statistics
 import sys
 
-from rows import ROWS, SPEEDRUN, UPSTREAM, ResultsError, filed_runs
+from rows import BY_NAME, ROWS, SPEEDRUN, UPSTREAM, ResultsError, filed_runs
 
 from cifar_common import cli, run_folder
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 README = os.path.join(os.path.dirname(HERE), "README.md")
+RESULTS_README = os.path.join(HERE, "README.md")
 BEGIN = "<!-- results table: written by python results/table.py from results/; do not edit by hand -->"
 END = "<!-- end of the results table -->"
 SPEEDRUN_DOC = os.path.join(os.path.dirname(HERE), "doc", "speedrun.md")
 SPEEDRUN_BEGIN = "<!-- speed-run table: written by python results/table.py from results/; do not edit by hand -->"
 SPEEDRUN_END = "<!-- end of the speed-run table -->"
+ABLATION_DOC = os.path.join(os.path.dirname(HERE), "doc", "weight-decay.md")
+ABLATION_BEGIN = "<!-- LeNet ablation table: written by python results/table.py from results/; do not edit by hand -->"
+ABLATION_END = "<!-- end of the LeNet ablation table -->"
+# The LeNet series, one trick a step: what each row adds over the one before.
+ABLATION = [("lenet", "the baseline"), ("lenet-dp", "per-channel standardisation"),
+            ("lenet-dp-da", "crop-and-flip augmentation"), ("lenet-dp-da-wd", "weight decay 1e-4")]
 # Flags that say where a run read and wrote, not what it trained: left out of the table's commands.
 LOCAL_FLAGS = ("--data-dir", "--output-dir")
 
@@ -37,7 +46,8 @@ def runs(row, results_dir=HERE):
 
 
 def shown_command(summary):
-    """The run's command without the flags that only say where its data and outputs were."""
+    """The run's command without the flags that only say where its data and outputs were, and with its script
+    as from the repository's root."""
     words = shlex.split(summary["command"])
     kept, skip = [], False
     for word in words:
@@ -46,8 +56,17 @@ def shown_command(summary):
         elif word in LOCAL_FLAGS:
             skip = True
         elif not word.startswith(tuple(f + "=" for f in LOCAL_FLAGS)):
-            kept.append(word)
+            kept.append(_from_the_root(word))
     return shlex.join(kept)
+
+
+def _from_the_root(word):
+    """A script started by its absolute path, shown as from the repository's root: lenet/LeNet_keras.py."""
+    if word.endswith(".py") and os.path.isabs(word):
+        relative = os.path.join(*word.split(os.sep)[-2:])
+        if os.path.exists(os.path.join(os.path.dirname(HERE), relative)):
+            return relative
+    return word
 
 
 def percent(x):
@@ -73,11 +92,27 @@ def code(summaries):
     return ", ".join(seen)
 
 
-def line(row, summaries):
+def reference(row):
     source = row.published if row.published and row.published.startswith("http") else UPSTREAM.format(
         commit=row.published)
-    reference = f"[{row.reference:.2f} %]({source})" if row.reference else ""
-    cells = [row.model, f"`{row.command}`", f"{row.parameters:,}", reference]
+    return f"[{row.reference:.2f} %]({source})" if row.reference else ""
+
+
+def short_line(row, summaries):
+    """The README's line of a row: what a newcomer compares."""
+    final = spread([s["test_accuracy"] for s in summaries]) if summaries else ""
+    runs_ = str(len(summaries)) if summaries else ""
+    return "| " + " | ".join([row.model, f"`{row.command}`", reference(row), final, runs_]) + " |"
+
+
+def short_table(results_dir=HERE):
+    header = "| model | reproduce with | reference | ours: final epoch | runs |\n" + "| --- " * 5 + "|"
+    return "\n".join([header] + [short_line(row, runs(row, results_dir)) for row in ROWS])
+
+
+def line(row, summaries):
+    """results/README.md's line of a row: everything the table knows about its runs."""
+    cells = [row.model, f"`{row.command}`", f"{row.parameters:,}", reference(row)]
     if not summaries:
         return "| " + " | ".join(cells + [""] * 7) + " |"
     final = [s["test_accuracy"] for s in summaries]
@@ -127,6 +162,19 @@ def speedrun_table(results_dir=HERE):
     return "\n".join([header] + [speedrun_line(row, runs(row, results_dir)) for row in SPEEDRUN])
 
 
+def ablation_table(results_dir=HERE):
+    """doc/weight-decay.md's table: each LeNet step's reference and the spread of its filed runs."""
+    lines = ["| script | adds | reference | ours: final epoch | runs | ours: best epoch |",
+             "|---|---|---:|---:|---:|---:|"]
+    for name, adds in ABLATION:
+        row = BY_NAME[name]
+        summaries = runs(row, results_dir)
+        final = spread([s["test_accuracy"] for s in summaries]) if summaries else ""
+        best = spread([s["best_epoch"]["test_accuracy"] for s in summaries]) if summaries else ""
+        lines.append(f"| `{row.script}` | {adds} | {row.reference:.2f} % | {final} | {len(summaries)} | {best} |")
+    return "\n".join(lines)
+
+
 def _between(text, begin, end, body, where):
     if begin not in text or end not in text:
         raise ResultsError(f"{where}: the markers of the table are missing ({begin} ... {end})")
@@ -136,11 +184,19 @@ def _between(text, begin, end, body, where):
 
 
 def updated_readme(text, results_dir=HERE):
-    return _between(text, BEGIN, END, table(results_dir), README)
+    return _between(text, BEGIN, END, short_table(results_dir), README)
+
+
+def updated_results_readme(text, results_dir=HERE):
+    return _between(text, BEGIN, END, table(results_dir), RESULTS_README)
 
 
 def updated_speedrun_doc(text, results_dir=HERE):
     return _between(text, SPEEDRUN_BEGIN, SPEEDRUN_END, speedrun_table(results_dir), SPEEDRUN_DOC)
+
+
+def updated_ablation_doc(text, results_dir=HERE):
+    return _between(text, ABLATION_BEGIN, ABLATION_END, ablation_table(results_dir), ABLATION_DOC)
 
 
 def main():
@@ -148,7 +204,8 @@ def main():
     p.add_argument("--check", action="store_true",
                    help="change nothing; exit with status 1 if a table is not the one results/ gives")
     args = p.parse_args()
-    files = [(README, updated_readme), (SPEEDRUN_DOC, updated_speedrun_doc)]
+    files = [(README, updated_readme), (RESULTS_README, updated_results_readme), (SPEEDRUN_DOC, updated_speedrun_doc),
+             (ABLATION_DOC, updated_ablation_doc)]
     try:
         texts = []
         for path, update in files:
@@ -163,13 +220,14 @@ def main():
             print(f"{path}: its results table differs from results/: run python results/table.py", file=sys.stderr)
         if stale:
             sys.exit(1)
-        print("README.md's and doc/speedrun.md's results tables agree with results/")
+        print("the results tables of README.md, results/README.md, doc/speedrun.md and doc/weight-decay.md agree "
+              "with results/")
         return
     for path, text, new in texts:
         if new != text:
             run_folder.write_text(path, new)  # whole or not at all
-    print(f"{README}: results table written ({sum(bool(runs(r)) for r in ROWS)} of {len(ROWS)} rows measured); "
-          f"{SPEEDRUN_DOC}: the speed-run's")
+    print(f"{README} and {RESULTS_README}: results tables written ({sum(bool(runs(r)) for r in ROWS)} of "
+          f"{len(ROWS)} rows measured); {SPEEDRUN_DOC}: the speed-run's; {ABLATION_DOC}: the LeNet ablation's")
 
 
 if __name__ == "__main__":

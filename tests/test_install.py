@@ -50,6 +50,6 @@ def test_ci_runs_the_readmes_test_command_and_pytest_needs_no_plugin_flags():
     with open(os.path.join(ROOT, ".ci", "run")) as f:
         ci = f.read().strip().splitlines()[-1]
     with open(os.path.join(ROOT, "README.md")) as f:
-        assert f"    {ci}\n" in f.read()
+        assert f"\n{ci}\n" in f.read()  # a line of its own, in the README's test block
     with open(os.path.join(ROOT, "pyproject.toml")) as f:
         assert not re.search(r"^addopts", f.read(), re.M)  # a plain `python -m pytest tests/x.py` works without pytest-xdist

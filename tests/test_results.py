@@ -21,10 +21,28 @@ import table  # noqa: E402
 REPRODUCE = "results/reproduce.py"
 
 
-def test_readme_table_is_the_one_results_gives():
-    with open(table.README) as f:
+@pytest.mark.parametrize("path,update", [(table.README, table.updated_readme),
+                                         (table.RESULTS_README, table.updated_results_readme),
+                                         (table.ABLATION_DOC, table.updated_ablation_doc)],
+                         ids=["README.md", "results/README.md", "doc/weight-decay.md"])
+def test_the_tables_are_the_ones_results_gives(path, update):
+    with open(path) as f:
         text = f.read()
-    assert table.updated_readme(text) == text, "README.md and results/ disagree: run python results/table.py"
+    assert update(text) == text, f"{path} and results/ disagree: run python results/table.py"
+
+
+def test_the_table_shows_commands_without_local_paths():
+    summary = {"command": "python /home/me/cifar-10-cnn/lenet/LeNet_keras.py --data-dir /data/c10 --seed 2 "
+                          "--output-dir=/tmp/x"}
+    assert table.shown_command(summary) == "python lenet/LeNet_keras.py --seed 2"
+
+
+def test_the_readmes_short_table_gives_each_rows_final_figure_and_runs():
+    line = table.short_line(rows.BY_NAME["lenet"], [{"test_accuracy": 0.5}, {"test_accuracy": 0.6},
+                                                     {"test_accuracy": 0.58}])
+    assert line == ("| LeNet-5 | `python lenet/LeNet_keras.py` | [58.48 %](https://github.com/BIGBALLON/cifar-10-cnn/"
+                    "blob/4318859/README.md) | median 58.00 % (50.00 to 60.00) | 3 |")
+    assert table.short_line(rows.BY_NAME["nin"], []) == "| NiN | `python nin/Network_in_Network_keras.py` |  |  |  |"
 
 
 def test_speedrun_table_is_the_one_results_gives(tmp_path):
@@ -79,11 +97,15 @@ def test_a_filed_run_must_be_a_finished_run_of_its_row_with_its_files(tmp_path):
     folder.mkdir(parents=True)
     for name in rows.FILED:
         (folder / name).write_text("{}")
-    summary = {"finished": True, "parameters": lenet.parameters}
+    summary = {"finished": True, "parameters": lenet.parameters, "arguments": {"epochs": 200, "subset": None}}
     rows.check_run(str(folder), summary, lenet)  # accepted
     for bad, message in [({**summary, "finished": False}, "not a finished run"),
                          ({**summary, "parameters": 273_658}, "273658 parameters, but row lenet has 62006"),
-                         ({**summary, "arguments": {"test_subset": 500}}, "part of the test set")]:
+                         ({**summary, "arguments": {"epochs": 200, "test_subset": 500}}, "part of the test set"),
+                         ({**summary, "arguments": {"epochs": 20}},
+                          "not row lenet's recipe: --epochs 20, the row's 200"),
+                         ({**summary, "arguments": {"epochs": 200, "subset": 5000}},
+                          "--subset 5000, the row's whole training set")]:
         with pytest.raises(rows.ResultsError, match=message):
             rows.check_run(str(folder), bad, lenet)
     (folder / "curves.png").unlink()
@@ -98,6 +120,26 @@ def test_a_filed_run_must_be_a_finished_run_of_its_row_with_its_files(tmp_path):
         table.runs(lenet, str(tmp_path / "results"))
 
 
+def test_a_run_is_filed_under_the_row_of_its_whole_recipe(tmp_path):
+    """A short run of a script is not its 200-epoch row: its length and training set decide too."""
+    import reproduce
+
+    def row_of(parameters=62_006, **arguments):
+        folder = tmp_path / f"run-{len(os.listdir(tmp_path))}"
+        folder.mkdir()
+        (folder / "summary.json").write_text(json.dumps(
+            {"script": "LeNet_dp_da_wd_keras", "parameters": parameters, "finished": True,
+             "arguments": {"epochs": 200, "subset": None, "dataset": "cifar10", **arguments}}))
+        return reproduce.row_of(str(folder)).name
+
+    assert row_of() == "lenet-dp-da-wd"
+    assert row_of(epochs=15, subset=10000) == "lenet-dp-da-wd-quick-start"
+    assert row_of(61_706, dataset="mnist", epochs=60) == "lenet-dp-da-wd-mnist"
+    for arguments in ({"epochs": 20}, {"subset": 10000}, {"epochs": 15, "subset": 5000}):
+        with pytest.raises(rows.ResultsError, match="no row of results/rows.py has this run's script, flags"):
+            row_of(**arguments)
+
+
 def test_keys_added_when_filing_are_kept_apart_from_what_the_run_recorded(tmp_path):
     sys.path.insert(0, os.path.join(ROOT, "results"))
     import reproduce
@@ -108,7 +150,7 @@ def test_keys_added_when_filing_are_kept_apart_from_what_the_run_recorded(tmp_pa
     for name in rows.FILED[1:]:
         (run / name).write_text("")
     recorded = {"finished": True, "parameters": lenet.parameters, "machine": "as recorded",
-                "arguments": {"seed": 3}, "started": "2026-01-01T00:00:00"}
+                "arguments": {"seed": 3, "epochs": 200}, "started": "2026-01-01T00:00:00"}
     (run / "summary.json").write_text(json.dumps(recorded))
     with pytest.raises(rows.ResultsError, match="does not say its command; give --add command="):
         reproduce.file_run(str(run), lenet, str(tmp_path / "results"))
@@ -245,7 +287,7 @@ def test_reproduce_reports_bad_folders_and_flags_in_one_line(tmp_path, monkeypat
     assert "failed: lenet" in out.out.splitlines()[-1] and "run the same command again" not in out.out
 
 
-def test_the_readme_spread_of_the_lenet_rows_is_that_of_the_filed_runs():
+def test_the_results_readme_spread_of_the_lenet_rows_is_that_of_the_filed_runs():
     finals = {}
     for row in rows.ROWS[:4]:  # the four LeNet-5 rows on CIFAR-10
         folder = os.path.join(ROOT, "results", row.name)
@@ -256,13 +298,13 @@ def test_the_readme_spread_of_the_lenet_rows_is_that_of_the_filed_runs():
     words = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
     fewest, most = min(map(len, finals.values())), max(map(len, finals.values()))
     runs = words[fewest] if fewest == most else f"{words[fewest]} or {words[most]}"
-    with open(table.README) as f:
+    with open(table.RESULTS_README) as f:
         text = " ".join(f.read().split())
     assert f"with {runs} runs a row" in text
     assert f"lie up to {spread:.1f} points apart ({rows.BY_NAME[widest].model}'s)" in text
 
 
-def test_the_readme_speedrun_sentence_is_that_of_the_filed_runs():
+def test_the_results_readme_speedrun_sentence_is_that_of_the_filed_runs():
     words = dict(enumerate("two three four five six seven eight nine ten".split(), start=2))
     folder = os.path.join(ROOT, "results", "speedrun-7")
     finals = [100 * rows.read_summary(os.path.join(folder, seed))["test_accuracy"]
@@ -270,8 +312,79 @@ def test_the_readme_speedrun_sentence_is_that_of_the_filed_runs():
     assert len(finals) >= 2  # the sentence's "runs"
     unfiled = [row.name for row in rows.ROWS if row.name.startswith("speedrun-")
                and not os.path.isdir(os.path.join(ROOT, "results", row.name))]
-    with open(table.README) as f:
+    with open(table.RESULTS_README) as f:
         text = " ".join(f.read().split())
     mean = sum(finals) / len(finals)
     assert f"has {words[len(finals)]} runs so far, with a mean of {mean:.2f} %" in text
     assert ("Steps 0 to 6 have no runs yet" in text) == (unfiled == [f"speedrun-{k}" for k in range(7)])
+
+
+def _finals(row_name):
+    return [s["test_accuracy"] for s in table.runs(rows.BY_NAME[row_name])]
+
+
+def _flat(path):
+    with open(os.path.join(ROOT, path)) as f:
+        return " ".join(f.read().split())
+
+
+def test_the_readmes_quick_start_and_main_job_figures_are_those_of_the_filed_runs():
+    import statistics
+
+    text = _flat("README.md")
+    quick = table.runs(rows.BY_NAME["lenet-dp-da-wd-quick-start"])
+    assert len(quick) == 1
+    assert (f"Its run filed in `results/` trained for {quick[0]['wall_seconds']:.0f} s on a 2-core CPU" in text
+            and f"ended at {100 * quick[0]['test_accuracy']:.2f} % test accuracy" in text)
+    assert rows.BY_NAME["lenet-dp-da-wd-quick-start"].command + " --output-dir runs/quick-start" in text
+    main = table.runs(rows.BY_NAME["lenet-dp-da-wd"])
+    minutes = [s["wall_seconds"] / 60 for s in main]
+    assert all("2 cores" in s["machine"] for s in main)
+    assert (f"it took {min(minutes):.0f} to {max(minutes):.0f} minutes and ended at "
+            f"{100 * statistics.median(s['test_accuracy'] for s in main):.2f} % (the median of {len(main)} runs; "
+            f"the reference collection's figure is {rows.BY_NAME['lenet-dp-da-wd'].reference:.2f} %)") in text
+
+
+@pytest.mark.parametrize("script,row", [("lenet/LeNet_keras.py", "lenet"), ("lenet/LeNet_dp_keras.py", "lenet-dp"),
+                                        ("lenet/LeNet_dp_da_keras.py", "lenet-dp-da"),
+                                        ("lenet/LeNet_dp_da_wd_keras.py", "lenet-dp-da-wd")])
+def test_a_scripts_ours_line_is_that_of_its_filed_runs(script, row):
+    finals = _finals(row)
+    runs = f"{len(finals)} run{'s' if len(finals) > 1 else ''}"
+    assert f"Ours, the final epoch: {table.spread(finals)} over {runs} (results/{row}/)." in _flat(script)
+
+
+def test_the_doc_pages_figures_of_single_runs_are_those_of_the_filed_runs():
+    [mnist], [fashion], [htd] = (_finals(r) for r in ("lenet-dp-da-wd-mnist", "lenet-dp-da-wd-fashion-mnist",
+                                                      "resnet-50-cifar100-htd-10-epochs"))
+    offline = _flat("doc/offline-data.md")
+    assert (f"ends at {100 * fashion:.2f} % on Fashion-MNIST after 20 epochs, and at {100 * mnist:.2f} % on MNIST "
+            f"after 60, beside LeNet-5's {rows.BY_NAME['lenet-dp-da-wd-mnist'].reference:.2f} %") in offline
+    assert f"the Fashion-MNIST row of [the results table](../README.md#results), {100 * fashion:.2f} %" in _flat(
+        "doc/using-a-trained-model.md")
+    assert f"It ends at **{100 * htd:.2f} %** (the final epoch, also its best" in _flat("htd/README.md")
+
+
+def test_the_weight_decay_page_describes_the_seed_0_histories():
+    import csv
+
+    def history(row):
+        with open(os.path.join(ROOT, "results", row, "seed-0", "history.csv")) as f:
+            return [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f)]
+
+    text = _flat("doc/weight-decay.md")
+    base, dp, da, wd = (history(r) for r in ("lenet", "lenet-dp", "lenet-dp-da", "lenet-dp-da-wd"))
+    lowest = min(base, key=lambda r: r["test_loss"])
+    best = max(base, key=lambda r: r["test_accuracy"])
+    last50 = [r["test_accuracy"] for r in base[-50:]]
+    assert (f"its test loss is lowest at epoch {lowest['epoch']:.0f} ({lowest['test_loss']:.2f}) and climbs to "
+            f"{base[-1]['test_loss']:.2f} by the end, with {100 * base[-1]['accuracy']:.2f} % training accuracy, so "
+            f"its test accuracy peaks early ({100 * best['test_accuracy']:.2f} % at epoch {best['epoch']:.0f}) "
+            f"and lies between {100 * min(last50):.2f} and {100 * max(last50):.2f} % over the last 50 epochs") in text
+    lowest, best = min(dp, key=lambda r: r["test_loss"]), max(dp, key=lambda r: r["test_accuracy"])
+    assert (f"(test loss lowest at epoch {lowest['epoch']:.0f}, best accuracy {100 * best['test_accuracy']:.2f} % "
+            f"at epoch {best['epoch']:.0f})") in text
+    assert (f"{100 * da[-1]['accuracy']:.2f} and {100 * da[-1]['test_accuracy']:.2f} % for LeNet_dp_da, "
+            f"{100 * wd[-1]['accuracy']:.2f} and {100 * wd[-1]['test_accuracy']:.2f} % with weight decay") in text
+    for h in (da, wd):
+        assert abs(h[-1]["accuracy"] - h[-1]["test_accuracy"]) < 0.01  # "within a point of each other"
