@@ -355,3 +355,25 @@ def test_the_speedrun_benchmark_figures_are_those_of_their_json():
     for figure in (f"took {wall['process_seconds'] / 60:.1f} minutes", f"{speed['ratio_to_plain']['collection']:.2f} "
                    "times that of the same network", f"{epochs['pytorch'] / epochs['collection']:.2f} times the"):
         assert figure in page, figure
+
+
+def test_the_initialiser_figures_are_those_of_the_kept_runs():
+    """doc/initialisation.md's table quotes the runs kept in benchmarks/results/ and results/."""
+    kept = os.path.join(ROOT, "benchmarks", "results")
+
+    def summary(folder):
+        with open(os.path.join(folder, "summary.json")) as f:
+            return json.load(f)
+
+    with open(os.path.join(ROOT, "doc", "initialisation.md")) as f:
+        text = " ".join(f.read().split())
+    for version in ("keras3", "keras21"):
+        finals = [100 * summary(os.path.join(kept, "2026-11-23-initialiser-3-epochs", f"{version}-seed{seed}"))
+                  ["test_accuracy"] for seed in range(3)]
+        assert (", ".join(f"{x:.2f}" for x in finals) + f" %: mean {sum(finals) / 3:.2f} %") in text, version
+    for folder in (os.path.join(ROOT, "results", "lenet-dp-da-wd", "seed-0"),
+                   os.path.join(kept, "2026-11-23-initialiser-keras21-LeNet_dp_da_wd")):
+        s = summary(folder)
+        assert s["finished"] and s["epochs"] == 200
+        assert (f"{100 * s['test_accuracy']:.2f} % (best {100 * s['best_epoch']['test_accuracy']:.2f} %, epoch "
+                f"{s['best_epoch']['epoch']})") in text, folder

@@ -388,3 +388,7 @@ def test_the_weight_decay_page_describes_the_seed_0_histories():
             f"{100 * wd[-1]['accuracy']:.2f} and {100 * wd[-1]['test_accuracy']:.2f} % with weight decay") in text
     for h in (da, wd):
         assert abs(h[-1]["accuracy"] - h[-1]["test_accuracy"]) < 0.01  # "within a point of each other"
+    keras21 = rows.read_summary(os.path.join(ROOT, "benchmarks", "results",
+                                             "2026-11-23-initialiser-keras21-LeNet_dp_da_wd"))["test_accuracy"]
+    assert (f"gave {100 * keras21:.2f} % for the last script at full length, "
+            f"{100 * (keras21 - wd[-1]['test_accuracy']):.2f} points more than Keras 3's") in text
