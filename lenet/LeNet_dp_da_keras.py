@@ -9,7 +9,7 @@ what an object looks like rather than memorising the 50000 training pictures. Th
 at test time. The next script, LeNet_dp_da_wd_keras.py, adds weight decay.
 
 Reference test accuracy after 200 epochs: 75.06 % (60.41 % without augmentation).
-Ours, the final epoch: median 73.77 % (73.56 to 74.49) over 4 runs (results/lenet-dp-da/).
+Ours, the final epoch: median 73.96 % (73.56 to 75.67) over 5 runs (results/lenet-dp-da/).
 The recipe is that of the reference runs (see the hyperparameters below); one deliberate difference:
 Keras 3's he_normal, whose spread is 1/0.88 times that of the Keras 2.1 the reference ran on
 (doc/initialisation.md measures both).

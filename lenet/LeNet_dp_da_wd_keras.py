@@ -5,7 +5,7 @@ grows by 1e-4 times the sum of the squared weights, so each SGD step also shrink
 towards zero; large weights have to earn their keep, and the network generalises better.
 
 Reference test accuracy after 200 epochs: 76.23 % (75.06 % without weight decay).
-Ours, the final epoch: median 75.57 % (74.98 to 75.93) over 4 runs (results/lenet-dp-da-wd/).
+Ours, the final epoch: median 75.46 % (74.98 to 75.93) over 5 runs (results/lenet-dp-da-wd/).
 The recipe is that of the reference runs (see the hyperparameters below); one deliberate difference:
 Keras 3's he_normal, whose spread is 1/0.88 times that of the Keras 2.1 the reference ran on
 (doc/initialisation.md measures both).

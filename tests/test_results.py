@@ -302,6 +302,16 @@ def test_the_results_readme_spread_of_the_lenet_rows_is_that_of_the_filed_runs()
         text = " ".join(f.read().split())
     assert f"with {runs} runs a row" in text
     assert f"lie up to {spread:.1f} points apart ({rows.BY_NAME[widest].model}'s)" in text
+    import statistics
+
+    names = [row.name for row in rows.ROWS[:4]]
+    gaps = [rows.BY_NAME[n].reference - statistics.median(finals[n]) for n in names]
+    assert f"have medians {min(gaps):.2f} to {max(gaps):.2f} points short of their references" in text
+    reach = [n for n in names if max(finals[n]) >= rows.BY_NAME[n].reference]
+    assert reach == names[:3] and "runs of the first three rows reach or pass their references" in text
+    last = rows.BY_NAME[names[3]]
+    assert (f"The last row's runs all end below its reference, by {last.reference - max(finals[names[3]]):.2f} to "
+            f"{last.reference - min(finals[names[3]]):.2f} points") in text
 
 
 def test_the_results_readme_speedrun_sentence_is_that_of_the_filed_runs():
