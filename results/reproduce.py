@@ -24,7 +24,8 @@ import subprocess
 import sys
 import time
 
-from rows import BY_NAME, FILED, ROWS, ResultsError, check_run, read_summary, recipe_differences, smallest_first
+from rows import (BY_NAME, FILED, ROWS, ResultsError, check_run, is_the_tables, read_summary, recipe_differences,
+                  smallest_first)
 
 from cifar_common import cli, run_folder
 
@@ -40,9 +41,10 @@ def file_run(run_dir, row, results_dir, additions=None):
     """Copies a finished run's summary, history and curves to results_dir/<row>/<name>; returns that folder,
     or None if the run was filed already. ``additions`` ({key: value}) fill in the filed copy of a summary that
     predates keys (command, machine, backend_version): they go under ``added_when_filed``, apart from what the
-    run recorded; keys the summary has are never replaced."""
+    run recorded; keys the summary has are never replaced. Only a run of the row's recipe goes into the
+    table's results/; elsewhere (--results-dir) a trial with flags of its own may be filed too."""
     summary = read_summary(run_dir)
-    check_run(run_dir, summary, row)
+    check_run(run_dir, summary, row, recipe=is_the_tables(results_dir))
     added = {}
     for key, value in (additions or {}).items():
         if key not in ADDABLE:
@@ -71,14 +73,18 @@ def file_run(run_dir, row, results_dir, additions=None):
     return target
 
 
-def row_of(run_dir):
-    """The row a run belongs to: the one whose script and flags it was started with."""
+def row_of(run_dir, recipe=True):
+    """The row a run belongs to: the one whose script, flags, epochs and training set it ran; with recipe False
+    (a trial, filed outside results/), the first whose script and flags it was started with."""
     summary = read_summary(run_dir) or {}
-    for row in ROWS:
-        script = os.path.splitext(os.path.basename(row.script))[0]
-        if summary.get("script") != script or summary.get("parameters") != row.parameters:
-            continue
+    candidates = [row for row in ROWS if summary.get("script") == os.path.splitext(os.path.basename(row.script))[0]
+                  and summary.get("parameters") == row.parameters]
+    for row in candidates:
         if not recipe_differences(summary, row):
+            return row
+    for row in candidates if not recipe else []:
+        flags = dict(zip(row.args[::2], row.args[1::2]))
+        if not [d for d in recipe_differences(summary, row) if d.split()[0] in flags]:
             return row
     raise ResultsError(f"{run_dir}: no row of results/rows.py has this run's script, flags, epochs and training "
                        "set; give --row")
@@ -207,7 +213,7 @@ def main():
                 print(f"{row.name:22} {row.command}")
             return
         if args.file:
-            row = BY_NAME[args.row] if args.row else row_of(args.file)
+            row = BY_NAME[args.row] if args.row else row_of(args.file, recipe=is_the_tables(results_dir))
             additions = dict(item.split("=", 1) for item in args.add if "=" in item)
             if len(additions) != len(args.add):
                 raise ResultsError("--add takes KEY=VALUE")

@@ -163,11 +163,18 @@ def recipe_differences(summary, row):
     return differences
 
 
-def check_run(folder, summary, row):
-    """Raises ResultsError unless ``folder`` holds a finished run of ``row`` with every file that is filed."""
+def is_the_tables(results_dir):
+    """Whether ``results_dir`` is the results/ the tables are written from (beside this file)."""
+    return os.path.abspath(results_dir) == os.path.dirname(os.path.abspath(__file__))
+
+
+def check_run(folder, summary, row, recipe=True):
+    """Raises ResultsError unless ``folder`` holds a finished run of ``row`` with every file that is filed, and,
+    unless ``recipe`` is False (a trial with flags of its own, filed outside results/), with the row's recipe.
+    The table's own results/ holds recipe runs only."""
     if not summary or not summary.get("finished"):
         raise ResultsError(f"{folder}: not a finished run (no summary.json saying finished)")
-    differences = recipe_differences(summary, row)
+    differences = recipe_differences(summary, row) if recipe else []
     if differences:
         raise ResultsError(f"{folder}: not row {row.name}'s recipe: {'; '.join(differences)}")
     if summary.get("parameters") != row.parameters:
@@ -183,12 +190,13 @@ def check_run(folder, summary, row):
 
 def filed_runs(row, results_dir):
     """(folder, summary) of each of the row's runs filed in ``results_dir``/<row>/, oldest first, the keys
-    added when it was filed merged in; a folder that is not a finished run of the row is a ResultsError."""
+    added when it was filed merged in; a folder that is not a finished run of the row is a ResultsError (in the
+    table's own results/, one that is not the row's recipe too)."""
     found = []
     for path in sorted(glob.glob(os.path.join(results_dir, row.name, "*", "summary.json"))):
         folder = os.path.dirname(path)
         summary = read_summary(folder)
-        check_run(folder, summary, row)
+        check_run(folder, summary, row, recipe=is_the_tables(results_dir))
         # What was added when it was filed (reproduce.py --file --add) reads like what the run recorded.
         found.append((folder, {**summary.get("added_when_filed", {}), **summary}))
     return sorted(found, key=lambda run: run[1].get("started", ""))

@@ -120,6 +120,20 @@ def test_a_filed_run_must_be_a_finished_run_of_its_row_with_its_files(tmp_path):
         table.runs(lenet, str(tmp_path / "results"))
 
 
+def test_only_the_tables_results_insist_on_the_recipe(tmp_path):
+    """A trial (flags of its own) may be filed in a folder of its own, never in the table's results/."""
+    lenet = rows.BY_NAME["lenet"]
+    summary = {"finished": True, "parameters": lenet.parameters, "arguments": {"epochs": 6, "subset": 256}}
+    assert rows.is_the_tables(os.path.join(ROOT, "results")) and not rows.is_the_tables(str(tmp_path))
+    folder = tmp_path / "lenet" / "seed-0"
+    folder.mkdir(parents=True)
+    for name in rows.FILED:
+        (folder / name).write_text(json.dumps(summary) if name == "summary.json" else "")
+    assert [s["arguments"] for _, s in rows.filed_runs(lenet, str(tmp_path))] == [summary["arguments"]]
+    with pytest.raises(rows.ResultsError, match="not row lenet's recipe: --epochs 6, the row's 200; --subset 256"):
+        rows.check_run(str(folder), summary, lenet, recipe=rows.is_the_tables(os.path.join(ROOT, "results")))
+
+
 def test_a_run_is_filed_under_the_row_of_its_whole_recipe(tmp_path):
     """A short run of a script is not its 200-epoch row: its length and training set decide too."""
     import reproduce
