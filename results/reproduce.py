@@ -83,8 +83,7 @@ def row_of(run_dir, recipe=True):
         if not recipe_differences(summary, row):
             return row
     for row in candidates if not recipe else []:
-        flags = dict(zip(row.args[::2], row.args[1::2]))
-        if not [d for d in recipe_differences(summary, row) if d.split()[0] in flags]:
+        if not set(recipe_differences(summary, row)) & set(row.args[::2]):  # differs in no flag the row gives
             return row
     raise ResultsError(f"{run_dir}: no row of results/rows.py has this run's script, flags, epochs and training "
                        "set; give --row")

@@ -150,16 +150,17 @@ def _same(value, text):
 
 
 def recipe_differences(summary, row):
-    """How a run's arguments differ from the row's recipe (empty if they do not): its flags, its length (the
-    row's epochs) and its training set (the whole one unless the row's flags give --subset)."""
+    """How a run's arguments differ from the row's recipe, {flag: what differs} (empty if they do not): its
+    flags, its length (the row's epochs) and its training set (the whole one unless the row's flags give
+    --subset)."""
     arguments = summary.get("arguments") or {}
     flags = dict(zip(row.args[::2], row.args[1::2]))
-    differences = [f"{flag} {_flag_value(arguments, flag)}, the row's {value}" for flag, value in flags.items()
-                   if not _same(_flag_value(arguments, flag), value)]
+    differences = {flag: f"{flag} {_flag_value(arguments, flag)}, the row's {value}" for flag, value in flags.items()
+                   if not _same(_flag_value(arguments, flag), value)}
     if "--epochs" not in flags and not _same(arguments.get("epochs"), f"{row.epochs:g}"):
-        differences.append(f"--epochs {arguments.get('epochs')}, the row's {row.epochs:g}")
+        differences["--epochs"] = f"--epochs {arguments.get('epochs')}, the row's {row.epochs:g}"
     if "--subset" not in flags and arguments.get("subset"):
-        differences.append(f"--subset {arguments['subset']}, the row's whole training set")
+        differences["--subset"] = f"--subset {arguments['subset']}, the row's whole training set"
     return differences
 
 
@@ -174,9 +175,9 @@ def check_run(folder, summary, row, recipe=True):
     The table's own results/ holds recipe runs only."""
     if not summary or not summary.get("finished"):
         raise ResultsError(f"{folder}: not a finished run (no summary.json saying finished)")
-    differences = recipe_differences(summary, row) if recipe else []
+    differences = recipe_differences(summary, row) if recipe else {}
     if differences:
-        raise ResultsError(f"{folder}: not row {row.name}'s recipe: {'; '.join(differences)}")
+        raise ResultsError(f"{folder}: not row {row.name}'s recipe: {'; '.join(differences.values())}")
     if summary.get("parameters") != row.parameters:
         raise ResultsError(f"{folder}: {summary.get('parameters')} parameters, but row {row.name} has "
                            f"{row.parameters}: is it that row's run?")

@@ -31,7 +31,7 @@ PAGES = ([os.path.join(ROOT, "README.md")] + sorted(glob.glob(os.path.join(ROOT,
 FOLDERS = ["lenet", "nin", "vgg", "resnet", "wrn", "densenet", "resnext", "senet", "speedrun", "htd", "doc", "results",
            "benchmarks", "tools", "cifar_common"]
 FILES = ["README.md", "requirements.txt", "requirements-cpu.txt", "requirements-test.txt", "pyproject.toml"]
-SHELLS = {"sh", "bash", "shell", "console", ""}
+SHELLS = {"sh", "bash", "shell", "console", "", "indented"}  # "": a bare fence
 FENCE = re.compile(r"^(```|~~~)\s*(\w*)")
 NOT_RUN = re.compile(r"^# not run by the tests: (\S.*)$", re.M)
 PYTHON = re.compile(r"^\s*(?:\w+=\S+\s+)*python3?\s", re.M)
@@ -92,7 +92,7 @@ def shell_text(language, text):
 def _shell_blocks():
     for page in PAGES:
         for language, text, line in blocks(page):
-            if language in SHELLS or language == "indented":
+            if language in SHELLS:
                 yield page, language, shell_text(language, text), line
 
 
@@ -100,8 +100,9 @@ def _param(page, line):
     return f"{os.path.relpath(page, ROOT)}:{line}"
 
 
-RUN = [pytest.param(p, t, id=_param(p, n)) for p, lang, t, n in _shell_blocks() if not NOT_RUN.match(t)]
-NOT_RUN_BLOCKS = [pytest.param(p, t, id=_param(p, n)) for p, lang, t, n in _shell_blocks() if NOT_RUN.match(t)]
+SHELL_BLOCKS = list(_shell_blocks())
+RUN = [pytest.param(p, t, id=_param(p, n)) for p, lang, t, n in SHELL_BLOCKS if not NOT_RUN.match(t)]
+NOT_RUN_BLOCKS = [pytest.param(p, t, id=_param(p, n)) for p, lang, t, n in SHELL_BLOCKS if NOT_RUN.match(t)]
 
 
 SHIM = '''#!{python}
@@ -183,7 +184,7 @@ def test_no_page_uses_this_machines_paths_or_hides_a_command(page):
     for local in ("../shared", "/work/", "/root/"):
         assert local not in text, f"{page}: {local} is a path of the project's machines, not the reader's"
     for language, block, line in blocks(page):
-        if language not in SHELLS and language != "indented":
+        if language not in SHELLS:
             assert not PYTHON.search(block), f"{page}:{line}: a python command in a ```{language} block"
 
 
