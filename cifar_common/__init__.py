@@ -6,7 +6,9 @@
 * ``schedules`` learning-rate schedules: step, cosine, HTD by epoch; piecewise linear by step
 * ``initializers`` identity (Dirac) filters, and a whitening convolution computed from the images
 * ``optimizers`` SGD with a multiplied learning rate for some variables (parameter groups)
-* ``losses``    cross-entropy with label smoothing for integer labels
+* ``losses``    cross-entropy with label smoothing (and Mixup's or CutMix's mixed labels) for integer labels
+* ``regularisers`` Cutout, Random Erasing, Mixup, CutMix as compiled layers, put after a model's augmentation
+                from the command line; the average of the weights (--ema)
 * ``lookahead`` scheduled lookahead: the weights pulled back to a slow copy every few steps (a callback)
 * ``devices``   multi-device training, several processes training one model (JAX), mixed precision
 * ``cli``       the command line every script shares
@@ -78,4 +80,4 @@ with _quiet_native_stderr():
 
 # Registers the layers, initializers, loss, optimizer and schedule of the package with Keras, so that `import
 # cifar_common` is all a saved model.keras (and its optimizer) needs to load.
-from . import augment, initializers, losses, optimizers, schedules  # noqa: E402,F401
+from . import augment, initializers, losses, optimizers, regularisers, schedules  # noqa: E402,F401

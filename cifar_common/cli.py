@@ -69,6 +69,20 @@ def non_negative_float(text):
 SEED_MAX = 2**32 - 1  # what NumPy's and the backends' generators take
 
 
+def probability(text):
+    value = finite_float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, not {text}")
+    return value
+
+
+def share_below_one(text):
+    value = finite_float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be from 0 to less than 1, not {text}")
+    return value
+
+
 def seed(text):
     value = int(text)
     if not 0 <= value <= SEED_MAX:
@@ -79,7 +93,8 @@ def seed(text):
 # Types get a readable name in argparse's "invalid ... value" messages.
 for _fn, _name in [(positive_int, "positive integer"), (non_negative_int, "non-negative integer"),
                    (finite_float, "finite number"), (positive_float, "positive number"),
-                   (non_negative_float, "non-negative number"), (seed, "seed"), (path, "path")]:
+                   (non_negative_float, "non-negative number"), (probability, "probability"),
+                   (share_below_one, "share below 1"), (seed, "seed"), (path, "path")]:
     _fn.__name__ = _name
 
 # "-1e-4" or "-.5": a negative number, which argparse would take for a flag when it follows one.
@@ -113,7 +128,7 @@ def tool_parser(script, description):
 
 
 def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_schedule, model_flags=None,
-           runs=False, lr_help=None, weight_decay_help=None):
+           runs=False, lr_help=None, weight_decay_help=None, label_smoothing=0.0):
     """The argument parser of ``script`` with its defaults shown in ``--help``.
 
     ``model_flags`` are the script's own model flags, ``{"depth": (110, "help text")}`` for ``--depth``; their
@@ -123,6 +138,7 @@ def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_sche
     ``--lr-schedule`` (nor HTD's bounds). An ``epochs`` that is a float (9.9) makes ``--epochs`` take a
     fraction: the last epoch ends early. ``lr_help`` and ``weight_decay_help`` describe ``--lr`` and
     ``--weight-decay`` where the script's optimizer is not the usual SGD with momentum 0.9 and an L2 penalty.
+    ``label_smoothing`` is the default of ``--label-smoothing`` (the script's loss).
     """
     p = _Parser(
         prog=os.path.basename(script),
@@ -163,6 +179,32 @@ def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_sche
         training.add_argument("--runs", type=positive_int, default=1, metavar="N",
                               help="train N runs one after another, with seeds --seed, --seed+1, ...; run i starts "
                                    "from the same weights whatever the schedule (default: 1)")
+
+    regularisers = p.add_argument_group(
+        "regularisers (off by default but label smoothing where the script's recipe has it; "
+        "doc/regularisation.md)")
+    regularisers.add_argument("--cutout", type=non_negative_int, default=0, metavar="SIDE",
+                              help="Cutout: zero one SIDE x SIDE square of every training image after the "
+                                   "augmentation, its centre anywhere in the image (the paper: 16 for CIFAR-10, "
+                                   "8 for CIFAR-100); 0 for none (default: 0)")
+    regularisers.add_argument("--random-erasing", type=probability, default=0.0, metavar="P",
+                              help="Random Erasing: fill a rectangle of 2-40 %% of the image, aspect ratio 0.3 to "
+                                   "3.3, with random pixels, in each training image with probability P (the "
+                                   "paper: 0.5); 0 for none (default: 0)")
+    regularisers.add_argument("--mixup", type=positive_float, metavar="ALPHA",
+                              help="Mixup: blend each training batch's images and labels in pairs, by a share "
+                                   "drawn from Beta(ALPHA, ALPHA) (the paper: 1 for CIFAR) (default: none)")
+    regularisers.add_argument("--cutmix", type=positive_float, metavar="ALPHA",
+                              help="CutMix: paste a box of another image of the batch into each training image, "
+                                   "its area's share from Beta(ALPHA, ALPHA), and mix the labels by the areas "
+                                   "(the paper: 1) (default: none)")
+    regularisers.add_argument("--label-smoothing", type=share_below_one, default=label_smoothing, metavar="E",
+                              help="train towards 1 - E + E/K for the true class and E/K for each other of K "
+                                   f"classes (default: {label_smoothing:g})")
+    regularisers.add_argument("--ema", type=share_below_one, default=0.0, metavar="M",
+                              help="evaluate and save an exponential moving average of the weights, updated "
+                                   "after every step as M * average + (1 - M) * weights (e.g. 0.999); 0 for "
+                                   "none (default: 0)")
 
     data_flags = p.add_argument_group("data")
     data_flags.add_argument("--dataset", choices=data.DATASETS, default="cifar10",

@@ -6,8 +6,10 @@ Every script shows its own model, compile, learning-rate callback and fit; this 
                             weight_decay=WEIGHT_DECAY)
     with train.Run(args) as run:  # data, devices, precision, seed; bad input ends in one line
         model = build_model(run.data, args.weight_decay)
-        model.compile(optimizer=keras.optimizers.SGD(args.lr, momentum=0.9, nesterov=True),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=run.jit_compile)
+        model = regularisers.insert(model, args)  # --cutout, --random-erasing, --mixup, --cutmix, if given
+        model.compile(optimizer=keras.optimizers.SGD(args.lr, momentum=0.9, nesterov=True,
+                                                     **regularisers.ema_arguments(args)),
+                      loss=regularisers.loss(args, model), metrics=["accuracy"], jit_compile=run.jit_compile)
         schedule = schedules.from_args(args, steps=LR_STEPS, reference_epochs=EPOCHS)
         run.fit(model, callbacks=[keras.callbacks.LearningRateScheduler(schedule)])
 
@@ -22,12 +24,14 @@ Every script shows its own model, compile, learning-rate callback and fit; this 
   saves the model, draws the curves, records in summary.json that the run has finished, and only then
   removes the backup; it prints the test accuracy as its last line. A resumed run whose every epoch was
   trained (it was stopped in that last part) does only that last part.
-  With several processes (``--num-processes``, JAX) every process trains and process 0 alone writes.
+  With several processes (``--num-processes``, JAX) every process trains and process 0 alone writes. With
+  ``--ema``, every evaluation uses the average of the weights (Keras's ``SwapEMAWeights``).
 * ``seeded_runs``: the ``--runs N`` of a study, one run per seed in ``DIR/seed-<seed>/``.
 """
 
 import argparse
 import contextlib
+import gc
 import importlib.util
 import math
 import os
@@ -157,6 +161,11 @@ class _KeepInterrupts(keras.callbacks.Callback):
 
     def _interrupted(self, signum, frame):
         self.pending = True
+        # Inside a garbage-collector callback (JAX registers one, and TensorFlow's Keras imports JAX where it is
+        # installed) Python would print the interrupt as "Exception ignored" with a traceback and drop it: leave
+        # it pending for the next boundary instead.
+        if frame is not None and frame.f_code in {getattr(c, "__code__", None) for c in gc.callbacks}:
+            return
         raise KeyboardInterrupt
 
     def raise_pending(self, *args, **kwargs):
@@ -237,18 +246,18 @@ def _command():
 # --- the command line -------------------------------------------------------------------------------------
 
 def parse_args(doc, *, epochs, batch_size, lr, weight_decay, lr_schedule="step", model_flags=None, runs=False,
-               lr_help=None, weight_decay_help=None):
+               lr_help=None, weight_decay_help=None, label_smoothing=0.0):
     """The script's command line, with its defaults (shown by ``--help``).
 
     ``doc`` is the script's docstring (the help's description); ``model_flags`` its own flags,
     ``{"depth": (110, "help text")}`` for ``--depth N``; ``runs=True`` adds ``--runs N`` (see
-    ``seeded_runs``); ``lr_schedule=None``, a float ``epochs``, ``lr_help`` and ``weight_decay_help``: see
-    ``cli.parser``. With ``--resume DIR`` it returns the arguments that run was started with, and the
-    machine flags (``--data-dir``, ``--gpus``, ``--jit``) of this command line.
+    ``seeded_runs``); ``lr_schedule=None``, a float ``epochs``, ``lr_help``, ``weight_decay_help`` and
+    ``label_smoothing``: see ``cli.parser``. With ``--resume DIR`` it returns the arguments that run was
+    started with, and the machine flags (``--data-dir``, ``--gpus``, ``--jit``) of this command line.
     """
     parser = cli.parser(sys.argv[0], doc, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                         lr_schedule=lr_schedule, model_flags=model_flags or {}, runs=runs, lr_help=lr_help,
-                        weight_decay_help=weight_decay_help)
+                        weight_decay_help=weight_decay_help, label_smoothing=label_smoothing)
     argv = cli.attach_negative_values(sys.argv[1:])
     args = parser.parse_args(argv)
     if args.resume:
@@ -457,6 +466,14 @@ class Run:
         if getattr(args, "lr_schedule", None) == "htd" and not args.htd_lower < args.htd_upper:
             raise OptionError(f"--htd-lower {args.htd_lower:g} --htd-upper {args.htd_upper:g}: the lower bound "
                               "must be below the upper one")
+        side = min(data.image_shape(args.dataset)[:2])
+        if args.cutout > side:
+            raise OptionError(f"--cutout {args.cutout}: larger than the {side} x {side} images")
+        if args.mixup and args.cutmix:
+            raise OptionError("--mixup and --cutmix: both mix the batch's images in pairs; choose one")
+        if args.ema and args.val_split:
+            raise OptionError("--ema with --val-split: the model of the best validation epoch would be kept "
+                              "without its average; choose one")
         self.data = (data.stand_in(args.dataset) if args.summary else
                      data.load(args.dataset, args.data_dir, subset=args.subset, test_subset=args.test_subset,
                                val_split=args.val_split, seed=args.seed))
@@ -491,6 +508,11 @@ class Run:
                                  (self.data.x_test, "test set")):
                 if images is not None:
                     devices.check_split(images, args.batch_size, self.hardware.replicas, what)
+        if (args.mixup or args.cutmix) and keras.backend.backend() == "tensorflow" and self.hardware.replicas > 1:
+            # Each replica would mix its own share of the batch and write its own lambda to one variable.
+            raise OptionError(f"--{'mixup' if args.mixup else 'cutmix'} on {self.hardware.replicas} devices: "
+                              "TensorFlow's replicas cannot share the batch's mixing share; train on one device, "
+                              "or on JAX")
         self.dtype_policy = devices.mixed_precision_policy(self.hardware) if args.mixed_precision else "float32"
         keras.config.set_dtype_policy(self.dtype_policy)
         keras.utils.set_random_seed(args.seed)
@@ -558,6 +580,8 @@ class Run:
             *([self._dead] if self._dead else []),
             *([_StopAtStep(self.total_steps)] if self.total_steps < self.epochs * self.steps_per_epoch else []),
             *callbacks,  # then the script's: a scheduler sets the epoch's rate before the history reads it
+            # --ema: the average of the weights is swapped in for every evaluation; fit ends with it in the model.
+            *([keras.callbacks.SwapEMAWeights()] if getattr(model.optimizer, "use_ema", False) else []),
             *([history] if self.writes else []),
             backup,  # after the history: an epoch's checkpoint is written once its row is
             *(self._best_on_validation(restored) if self.writes else []),

@@ -2,14 +2,15 @@
 
     python doc/make_figures.py --data-dir ~/data/cifar-10-batches-py --overwrite
 
-Three figures need no training (the pixel histograms, the augmented images, a sample of each class), one
+Four figures need no training (the pixel histograms, the augmented images, a sample of each class, the
+regularisers on a batch), one
 builds the networks without training them (their size and cost), one draws the speed-run's runs filed in
 results/ (each step's test accuracy, epoch by epoch, and its final figure), and the rest come from eight short runs
 of lenet/LeNet_dp_da_wd_keras.py, started as a user starts them (their folders are kept under --runs-dir):
 the reference run (the script as it is: TensorFlow, its step schedule from 0.01, weight decay 1e-4),
 two other weight decays, two other schedules, the JAX and PyTorch backends,
 and JAX with mixed precision. Every run uses the same seed, so the runs differ by the one thing the figure
-is about. --only remakes some figures; the first five need no training.
+is about. --only remakes some figures; the first six need no training.
 """
 
 import os
@@ -122,6 +123,42 @@ def augmentation(d, path, images=5, draws=6):
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
+    _save(fig, path)
+
+
+def regularisation(d, path, images=6):
+    """Each row: the same training images after crop-and-flip, then with each regulariser of
+    cifar_common/regularisers.py at its paper's setting (Random Erasing at probability 1, to show it)."""
+    import keras
+
+    from cifar_common import regularisers
+    from cifar_common.augment import random_crop_flip
+
+    plt = _pyplot()
+    rng = np.random.default_rng(1)
+    picks = rng.choice(len(d.x_train), images, replace=False)
+    mean, std = d.mean.astype("float32"), d.std.astype("float32")
+    # As the scripts' models see them: crop-and-flip of the standardised images, then the regularisers.
+    batch = random_crop_flip((d.x_train[picks].astype("float32") - mean) / std, 4, seed=0)
+    low, high = (0 - mean) / std, (255 - mean) / std
+    rows = [("crop and flip", batch),
+            ("Cutout 16", regularisers.cutout(batch, 16, keras.random.SeedGenerator(1))),
+            ("Random Erasing", regularisers.random_erasing(batch, 1.0, low, high, keras.random.SeedGenerator(2)))]
+    for kind in ("mixup", "cutmix"):
+        layer = regularisers.Mixing(kind, 1.0, seed=3)
+        mixed = layer(batch, training=True)
+        lam = float(keras.ops.convert_to_numpy(layer.lam))
+        rows.append((f"{'Mixup' if kind == 'mixup' else 'CutMix'}, lambda {lam:.2f}", mixed))
+    fig, axes = plt.subplots(len(rows), images, figsize=(1.2 * images, 1.35 * len(rows)))
+    for r, (title, out) in enumerate(rows):
+        pixels = (np.asarray(keras.ops.convert_to_numpy(out)) * std + mean).clip(0, 255).astype("uint8")
+        for k in range(images):
+            axes[r, k].imshow(pixels[k], interpolation="nearest")
+            axes[r, k].set_xticks([])
+            axes[r, k].set_yticks([])
+        axes[r, 0].set_ylabel(title, fontsize=7)
+    for k, i in enumerate(picks):
+        axes[0, k].set_title(d.class_names[d.y_train[i]], fontsize=8)
     _save(fig, path)
 
 
@@ -306,9 +343,9 @@ def mixed_precision(results, path):
     _save(fig, path)
 
 
-# The figures: three from the data, one from the models alone, one from results/, five from the short
+# The figures: four from the data, one from the models alone, one from results/, five from the short
 # training runs.
-FROM_DATA = ["standardisation.png", "augmentation.png", "samples.png"]
+FROM_DATA = ["standardisation.png", "augmentation.png", "samples.png", "regularisation.png"]
 TRAINED = ["weight_decay.png", "schedules.png", "backends.png", "mixed_precision.png", "curves.png"]
 FIGURES = [*FROM_DATA, "architectures.png", "speedrun.png", *TRAINED]
 
@@ -326,7 +363,7 @@ def main(argv=None):
     p.add_argument("--epochs", type=cli.positive_int, default=15, metavar="N", help="epochs of each run (default: 15)")
     p.add_argument("--overwrite", action="store_true", help="replace the PNGs in --output-dir (refused otherwise)")
     p.add_argument("--only", nargs="+", choices=[f[:-4] for f in FIGURES], metavar="FIGURE",
-                   help="make only these figures (default: all); the first five need no training: "
+                   help="make only these figures (default: all); the first six need no training: "
                         + ", ".join(f[:-4] for f in FIGURES))
     args = p.parse_args(argv)
     wanted = {f"{name}.png" for name in args.only} if args.only else set(FIGURES)
@@ -343,7 +380,7 @@ def main(argv=None):
     out = args.output_dir
     os.makedirs(out, exist_ok=True)
     for name, make in [("standardisation.png", standardisation), ("augmentation.png", augmentation),
-                       ("samples.png", samples)]:
+                       ("samples.png", samples), ("regularisation.png", regularisation)]:
         if name in wanted:
             make(d, os.path.join(out, name))
     if "speedrun.png" in wanted:

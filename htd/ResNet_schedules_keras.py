@@ -20,7 +20,7 @@ htd/README.md. Reference (median of 5 runs, 200 epochs): CIFAR-10 93.09 / 93.42 
 """
 
 # cifar_common before keras: it sets TensorFlow's log level and CPU kernels, read when keras is imported.
-from cifar_common import schedules, train
+from cifar_common import regularisers, schedules, train
 import keras
 
 resnet = train.import_script("resnet/ResNet_keras.py")  # the network and its hyperparameters
@@ -40,8 +40,10 @@ if __name__ == "__main__":
     for seed_args in train.seeded_runs(args):  # --runs N: seeds --seed, --seed+1, ..., each in DIR/seed-<seed>/
         with train.Run(seed_args) as run:
             model = resnet.build_model(run.data, seed_args.weight_decay, seed_args.depth)
-            model.compile(optimizer=keras.optimizers.SGD(seed_args.lr, momentum=0.9, nesterov=True),
-                          loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+            model = regularisers.insert(model, seed_args)  # --cutout, --random-erasing, --mixup, --cutmix, if given
+            model.compile(optimizer=keras.optimizers.SGD(seed_args.lr, momentum=0.9, nesterov=True,
+                                                          **regularisers.ema_arguments(seed_args)),
+                          loss=regularisers.loss(seed_args, model), metrics=["accuracy"],
                           jit_compile=run.jit_compile)
             schedule = schedules.from_args(seed_args, steps=LR_STEPS, reference_epochs=EPOCHS)
             run.fit(model, callbacks=[keras.callbacks.LearningRateScheduler(schedule)])

@@ -20,7 +20,7 @@ Reference test accuracy after 200 epochs, with batch normalisation (the next scr
 """
 
 # cifar_common before keras: it sets TensorFlow's log level and CPU kernels, read when keras is imported.
-from cifar_common import schedules, train
+from cifar_common import regularisers, schedules, train
 from cifar_common.augment import RandomCropFlip
 import keras
 from keras import layers, regularizers
@@ -64,8 +64,10 @@ if __name__ == "__main__":
                             weight_decay=WEIGHT_DECAY)
     with train.Run(args) as run:  # loads the data; sets up devices, precision and seed; one-line errors
         model = build_model(run.data, args.weight_decay)
-        model.compile(optimizer=keras.optimizers.SGD(args.lr, momentum=0.9, nesterov=True),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=run.jit_compile)
+        model = regularisers.insert(model, args)  # --cutout, --random-erasing, --mixup, --cutmix, if given
+        model.compile(optimizer=keras.optimizers.SGD(args.lr, momentum=0.9, nesterov=True,
+                                                      **regularisers.ema_arguments(args)),
+                      loss=regularisers.loss(args, model), metrics=["accuracy"], jit_compile=run.jit_compile)
         # The step decay LR_STEPS scaled to --epochs, or the schedule --lr-schedule names (cosine, htd).
         schedule = schedules.from_args(args, steps=LR_STEPS, reference_epochs=EPOCHS)
         run.fit(model, callbacks=[keras.callbacks.LearningRateScheduler(schedule)])

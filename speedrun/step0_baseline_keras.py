@@ -34,7 +34,7 @@ n=100": the mean test accuracy of 100 runs on an A100, with the mirror averaging
 """
 
 # cifar_common before keras: it sets TensorFlow's log level and CPU kernels, read when keras is imported.
-from cifar_common import initializers, losses, schedules, train, tta
+from cifar_common import initializers, regularisers, schedules, train, tta
 from cifar_common.augment import RandomCropFlip
 import keras
 from keras import layers
@@ -101,15 +101,17 @@ def build_model(data):
 
 if __name__ == "__main__":
     args = train.parse_args(__doc__, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY,
+                            label_smoothing=LABEL_SMOOTHING,
                             lr_schedule=None, lr_help=f"peak learning rate of SGD with Nesterov momentum {MOMENTUM}",
                             weight_decay_help="weight decay, decoupled: each step shrinks every weight by the "
                                               "step's rate times this share")
     with train.Run(args, drop_remainder=True) as run:  # whole batches only; run.total_steps for the schedule
         model = build_model(run.data)
+        model = regularisers.insert(model, args)  # --cutout, --random-erasing, --mixup, --cutmix, if given
         knots = [(fraction * run.total_steps, multiple) for fraction, multiple in LR_KNOTS]
         optimizer = keras.optimizers.SGD(schedules.PiecewiseLinear(args.lr, knots), momentum=MOMENTUM, nesterov=True,
-                                         weight_decay=args.weight_decay)
-        model.compile(optimizer=optimizer, loss=losses.SparseSmoothedCrossentropy(LABEL_SMOOTHING, from_logits=True),
+                                         weight_decay=args.weight_decay, **regularisers.ema_arguments(args))
+        model.compile(optimizer=optimizer, loss=regularisers.loss(args, model, from_logits=True),
                       metrics=["accuracy"], jit_compile=run.jit_compile)
         # The final test accuracy averages the logits of each test image and its mirror.
         run.fit(model, callbacks=[], tta=tta.mirror_views)

@@ -13,7 +13,7 @@ Upstream: KellerJordan/cifar10-zoo, airbench/ablations/main2_dirac.py at commit 
 """
 
 # cifar_common before keras: it sets TensorFlow's log level and CPU kernels, read when keras is imported.
-from cifar_common import initializers, losses, schedules, train, tta
+from cifar_common import initializers, regularisers, schedules, train, tta
 from cifar_common.augment import RandomCropFlip
 import keras
 from keras import layers
@@ -81,18 +81,20 @@ def build_model(data):
 
 if __name__ == "__main__":
     args = train.parse_args(__doc__, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY,
+                            label_smoothing=LABEL_SMOOTHING,
                             lr_schedule=None, lr_help=f"peak learning rate of SGD with Nesterov momentum {MOMENTUM}",
                             weight_decay_help="weight decay, decoupled: each step shrinks every weight by the "
                                               "step's rate times this share")
     with train.Run(args, drop_remainder=True) as run:  # whole batches only; run.total_steps for the schedule
         model = build_model(run.data)
+        model = regularisers.insert(model, args)  # --cutout, --random-erasing, --mixup, --cutmix, if given
         # The whitening kernel from the first 5000 training images, standardised as the network sees them.
         images = (run.data.x_train[:5000] - run.data.mean) / run.data.std
         model.get_layer("whitening").kernel.assign(initializers.whitening_kernel(images))
         knots = [(fraction * run.total_steps, multiple) for fraction, multiple in LR_KNOTS]
         optimizer = keras.optimizers.SGD(schedules.PiecewiseLinear(args.lr, knots), momentum=MOMENTUM, nesterov=True,
-                                         weight_decay=args.weight_decay)
-        model.compile(optimizer=optimizer, loss=losses.SparseSmoothedCrossentropy(LABEL_SMOOTHING, from_logits=True),
+                                         weight_decay=args.weight_decay, **regularisers.ema_arguments(args))
+        model.compile(optimizer=optimizer, loss=regularisers.loss(args, model, from_logits=True),
                       metrics=["accuracy"], jit_compile=run.jit_compile)
         # The final test accuracy averages the logits of each test image and its mirror.
         run.fit(model, callbacks=[], tta=tta.mirror_views)

@@ -18,7 +18,7 @@ def test_unit_tests_pass_on(backend):
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                            "tests/test_augment.py", "tests/test_schedules.py", "tests/test_lookahead.py",
                            "tests/test_initializers.py", "tests/test_tta.py", "tests/test_optimizers.py",
-                           "tests/test_losses.py", "tests/test_freeze.py",
+                           "tests/test_losses.py", "tests/test_freeze.py", "tests/test_regularisers.py",
                            # The models' structure (sizes, MACs, groups) is the same on every backend and
                            # tested once; here they train, and LeNet saves and loads its grey-image model.
                            "tests/test_models.py", "-k", "not test_models or one_training_step or (grey and lenet)"],

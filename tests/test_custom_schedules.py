@@ -15,7 +15,7 @@ from conftest import ROOT, check_ok, epochs_done, one_line_error, run_script, su
 
 SCRIPT = "lenet/LeNet_dp_da_wd_keras.py"
 SCHEDULE_LINE = "        schedule = schedules.from_args(args, steps=LR_STEPS, reference_epochs=EPOCHS)\n"
-OPTIMIZER = "keras.optimizers.SGD(args.lr, momentum=0.9, nesterov=True)"
+OPTIMIZER = "keras.optimizers.SGD(args.lr, momentum=0.9, nesterov=True,"  # then --ema's arguments
 CALLBACKS = "callbacks=[keras.callbacks.LearningRateScheduler(schedule)]"
 LAMBDA = "lambda epoch: args.lr * 0.98**epoch"  # the doc page's example
 EPOCHS = 6
@@ -29,12 +29,12 @@ EDITS = {
     "optimizer_schedule": {
         OPTIMIZER: "keras.optimizers.SGD(keras.optimizers.schedules.ExponentialDecay(args.lr, "
                    "decay_steps=len(run.data.x_train) // args.batch_size, decay_rate=0.98, staircase=True), "
-                   "momentum=0.9, nesterov=True)",
+                   "momentum=0.9, nesterov=True,",
         CALLBACKS: "callbacks=[]",
     },
     # Both at once: two things would set the rate.
     "both": {OPTIMIZER: "keras.optimizers.SGD(keras.optimizers.schedules.ExponentialDecay(args.lr, "
-                        "decay_steps=2, decay_rate=0.5), momentum=0.9, nesterov=True)"},
+                        "decay_steps=2, decay_rate=0.5), momentum=0.9, nesterov=True,"},
 }
 
 

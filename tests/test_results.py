@@ -88,7 +88,8 @@ def test_every_row_has_its_script_and_a_reference_source():
         "small", "middle", "big"]
     order = [r.name for r in rows.smallest_first(rows.ROWS)]
     assert order.index("resnet-20") < order.index("resnet-32") < order.index("resnet-110")
-    assert order.index("speedrun-7") < order.index("speedrun-0") and order[-1] == "wrn-28-10"
+    assert order.index("speedrun-7") < order.index("speedrun-0")
+    assert set(order[-2:]) == {"wrn-28-10", "wrn-28-10-cutout"}  # the largest network, at 200 epochs
 
 
 def test_a_filed_run_must_be_a_finished_run_of_its_row_with_its_files(tmp_path):
@@ -152,6 +153,24 @@ def test_a_run_is_filed_under_the_row_of_its_whole_recipe(tmp_path):
     for arguments in ({"epochs": 20}, {"subset": 10000}, {"epochs": 15, "subset": 5000}):
         with pytest.raises(rows.ResultsError, match="no row of results/rows.py has this run's script, flags"):
             row_of(**arguments)
+
+
+def test_a_run_with_a_regulariser_is_not_its_rows_recipe():
+    """--cutout and the rest are off in every reference recipe, and label smoothing is the script's own."""
+    lenet, speedrun = rows.BY_NAME["lenet-dp-da-wd"], rows.BY_NAME["speedrun-7"]
+    plain = {"arguments": {"epochs": 200, "subset": None}}
+    assert rows.recipe_differences(plain, lenet) == {}  # a run from before the flags: none of them
+    for name, value in (("cutout", 16), ("random_erasing", 0.5), ("mixup", 1.0), ("cutmix", 1.0), ("ema", 0.99),
+                        ("label_smoothing", 0.1)):
+        run = {"arguments": {**plain["arguments"], name: value}}
+        assert list(rows.recipe_differences(run, lenet)) == ["--" + name.replace("_", "-")]
+    defaults = {"cutout": 0, "random_erasing": 0.0, "mixup": None, "cutmix": None, "ema": 0.0}
+    assert rows.recipe_differences({"arguments": {**plain["arguments"], **defaults, "label_smoothing": 0.0}},
+                                   lenet) == {}
+    fast = {"arguments": {"epochs": 9.9, "subset": None, "label_smoothing": 0.2}}
+    assert rows.recipe_differences(fast, speedrun) == {}  # the speed-run's recipe smooths by 0.2
+    assert list(rows.recipe_differences({"arguments": {**fast["arguments"], "label_smoothing": 0.0}},
+                                        speedrun)) == ["--label-smoothing"]
 
 
 def test_keys_added_when_filing_are_kept_apart_from_what_the_run_recorded(tmp_path):
@@ -341,6 +360,11 @@ def test_the_results_readme_speedrun_sentence_is_that_of_the_filed_runs():
     mean = sum(finals) / len(finals)
     assert f"has {words[len(finals)]} runs so far, with a mean of {mean:.2f} %" in text
     assert ("Steps 0 to 6 have no runs yet" in text) == (unfiled == [f"speedrun-{k}" for k in range(7)])
+    for k, row in enumerate(rows.SPEEDRUN[:-1]):  # a step with one run is quoted with its figure
+        runs = table.runs(row)
+        if len(runs) == 1:
+            figure = f"{100 * runs[0]['test_accuracy']:.2f} %"
+            assert f"Step {k} has one run, at {figure} in its {row.epochs:g} epochs" in text
 
 
 def _finals(row_name):

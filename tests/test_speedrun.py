@@ -78,14 +78,17 @@ TRICKS = [
       'kernel_initializer=initializers.pytorch_default(),', '                         name=name)'],
      ['    return layers.Conv2D(width, 3, padding="same", use_bias=False, kernel_initializer=initializers.Dirac(), '
       'name=name)']),
-    (['from cifar_common import initializers, losses, schedules, train, tta',
+    (['from cifar_common import initializers, regularisers, schedules, train, tta',
       '        optimizer = keras.optimizers.SGD(schedules.PiecewiseLinear(args.lr, knots), momentum=MOMENTUM, '
-      'nesterov=True,', '                                         weight_decay=args.weight_decay)'],
-     ['from cifar_common import initializers, losses, optimizers, schedules, train, tta',
+      'nesterov=True,',
+      '                                         weight_decay=args.weight_decay, '
+      '**regularisers.ema_arguments(args))'],
+     ['from cifar_common import initializers, optimizers, regularisers, schedules, train, tta',
       "BIAS_SCALER = 64.0  # BatchNorm's biases train at 64 times the rate (their weight decay stays)",
       '        optimizer = optimizers.ScaledRateSGD(schedules.PiecewiseLinear(args.lr, knots), momentum=MOMENTUM,',
       '                                             nesterov=True, weight_decay=args.weight_decay,',
-      '                                             rate_multipliers={r"_norm\\d/beta$": BIAS_SCALER})']),
+      '                                             rate_multipliers={r"_norm\\d/beta$": BIAS_SCALER},',
+      '                                             **regularisers.ema_arguments(args))']),
     (['        run.fit(model, callbacks=[], tta=tta.mirror_views)'],
      ['from cifar_common.freeze import FreezeAfterEpochs',
       'WHITENING_BIAS_EPOCHS = 3  # then the whitening bias stays as it is',
