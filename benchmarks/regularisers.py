@@ -1,6 +1,6 @@
 """What each regulariser buys at a CPU budget: a network trained with and without it, the same seeds.
 
-Two networks, each at a budget a 2-core CPU trains in well under an hour a run: the speed-run's network
+Two networks, each at a budget a 2-core CPU trains in about an hour a run: the speed-run's network
 (speedrun/step7_alternating_flip_keras.py, airbench94's recipe) at 15 epochs instead of its 9.9, and
 ResNet-20 (resnet/ResNet_keras.py --depth 20) at 20 epochs instead of 200, its step decay scaled to them.
 Each variant is the network's recipe at that budget with one regulariser's flag added ("none" is the recipe
@@ -9,7 +9,7 @@ itself); the speed-run's recipe has label smoothing 0.2, so its variant turns it
 speed-run's 720 steps, 0.999 over ResNet-20's 7,800.
 
     python benchmarks/regularisers.py --list
-    python benchmarks/regularisers.py speedrun/none speedrun/cutout --seeds 0 1 --parallel 2 \\
+    python benchmarks/regularisers.py speedrun/none speedrun/cutout --seeds 0 1 \\
         --data-dir ~/data/cifar-10-batches-py --runs-dir ~/runs/regularisers
     python benchmarks/regularisers.py --table      # the table of doc/regularisation.md, from the filed runs
 
@@ -118,7 +118,8 @@ def main():
     p.add_argument("--runs-dir", metavar="DIR", default=os.path.join("runs", "regularisers"),
                    help="where the run folders and logs go (default: runs/regularisers)")
     p.add_argument("--parallel", type=cli.positive_int, default=1, metavar="N",
-                   help="runs at once, as separate processes (default: 1)")
+                   help="runs at once, as separate processes (default: 1; on a CPU, one at a time is faster: "
+                        "several on its cores slow each other down more than they gain)")
     p.add_argument("--stop-after", type=cli.positive_int, metavar="SECONDS",
                    help="interrupt every run after SECONDS, keeping its backup (the same command resumes it)")
     args = p.parse_args(argv)
