@@ -5,8 +5,8 @@ Two networks, each at a budget a 2-core CPU trains in about an hour a run: the s
 ResNet-20 (resnet/ResNet_keras.py --depth 20) at 20 epochs instead of 200, its step decay scaled to them.
 Each variant is the network's recipe at that budget with one regulariser's flag added ("none" is the recipe
 itself); the speed-run's recipe has label smoothing 0.2, so its variant turns it off and ResNet-20's turns
-0.1 on. The average of the weights (--ema) spans about a tenth of the steps of a run: 0.99 over the
-speed-run's 720 steps, 0.999 over ResNet-20's 7,800.
+0.1 on. The average of the weights (--ema M) spans about the last 1 / (1 - M) steps, a seventh of a run:
+0.99 over the speed-run's 720 steps, 0.999 over ResNet-20's 7,820.
 
     python benchmarks/regularisers.py --list
     python benchmarks/regularisers.py speedrun/none speedrun/cutout --seeds 0 1 \\
