@@ -81,7 +81,7 @@ def table(results_dir=RESULTS):
     for network, (row_name, epochs, variants) in NETWORKS.items():
         none = accuracies(VARIANTS[f"{network}/none"], results_dir)
         for variant, flags in variants.items():
-            found = accuracies(VARIANTS[f"{network}/{variant}"], results_dir)
+            found = none if variant == "none" else accuracies(VARIANTS[f"{network}/{variant}"], results_dir)
             each = ", ".join(f"{found[seed]:.2f} (seed {seed})" for seed in sorted(found)) or "not run yet"
             mean = f"{statistics.mean(found.values()):.2f} %" if found else ""
             paired = sorted(set(found) & set(none))
@@ -145,13 +145,14 @@ def main():
         runs_dir = os.path.abspath(args.runs_dir)
         jobs = [Job(VARIANTS[name], runs_dir, seed, args.data_dir and os.path.abspath(args.data_dir), [], env)
                 for seed in args.seeds for name in args.variants]
-        done, failed = run_jobs([job for job in jobs if not job.finished], args.parallel, args.stop_after)
+        to_run = [job for job in jobs if not job.finished]
+        done, failed = run_jobs(to_run, args.parallel, args.stop_after)
         for job in jobs:
             if job.finished or job in done:
                 check_run(job.folder, run_folder.read_summary(job.folder), job.row)
                 target = file_run(job.folder, job.row, RESULTS)
                 print(f"{job.row.name}: " + (f"filed as {target}" if target else "filed already"))
-        if failed or len(done) < len([job for job in jobs if not job.finished]):
+        if failed or len(done) < len(to_run):
             sys.exit(1)
     except ResultsError as e:
         p.error(str(e))
