@@ -9,6 +9,8 @@
 * ``losses``    cross-entropy with label smoothing (and Mixup's or CutMix's mixed labels) for integer labels
 * ``regularisers`` Cutout, Random Erasing, Mixup, CutMix as compiled layers, put after a model's augmentation
                 from the command line; the average of the weights (--ema)
+* ``shake``     shake-shake and ShakeDrop: a residual branch scaled by one random number forward and another
+                backward (a stop-gradient identity)
 * ``lookahead`` scheduled lookahead: the weights pulled back to a slow copy every few steps (a callback)
 * ``devices``   multi-device training, several processes training one model (JAX), mixed precision
 * ``cli``       the command line every script shares
