@@ -83,6 +83,22 @@ def share_below_one(text):
     return value
 
 
+def lr_steps(text):
+    """``80:0.1,120:0.01``: a step decay as (epoch, multiple of the base rate) pairs, epochs increasing. The
+    text is kept as it is (summary.json records it, and a resumed run parses it again)."""
+    try:
+        pairs = [(int(epoch), float(factor)) for epoch, factor in (pair.split(":") for pair in text.split(","))]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be EPOCH:FACTOR pairs separated by commas (80:0.1,120:0.01), "
+                                         f"not {text}") from None
+    epochs = [epoch for epoch, _ in pairs]
+    if any(epoch < 1 for epoch in epochs) or epochs != sorted(set(epochs)):
+        raise argparse.ArgumentTypeError(f"its epochs must be 1 or more and increasing, not {text}")
+    if not all(math.isfinite(factor) and factor > 0 for _, factor in pairs):
+        raise argparse.ArgumentTypeError(f"its factors must be above 0, not {text}")
+    return text
+
+
 def seed(text):
     value = int(text)
     if not 0 <= value <= SEED_MAX:
@@ -94,7 +110,7 @@ def seed(text):
 for _fn, _name in [(positive_int, "positive integer"), (non_negative_int, "non-negative integer"),
                    (finite_float, "finite number"), (positive_float, "positive number"),
                    (non_negative_float, "non-negative number"), (probability, "probability"),
-                   (share_below_one, "share below 1"), (seed, "seed"), (path, "path")]:
+                   (share_below_one, "share below 1"), (seed, "seed"), (path, "path"), (lr_steps, "step decay")]:
     _fn.__name__ = _name
 
 # "-1e-4" or "-.5": a negative number, which argparse would take for a flag when it follows one.
@@ -132,7 +148,9 @@ def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_sche
     """The argument parser of ``script`` with its defaults shown in ``--help``.
 
     ``model_flags`` are the script's own model flags, ``{"depth": (110, "help text")}`` for ``--depth``; their
-    type is that of the default. ``runs`` adds ``--runs N`` (several seeded runs in one command).
+    type is that of the default (a positive integer, a finite number), or a third item gives it: a type
+    function (``probability``) or a tuple of choices (``("basic", "bottleneck")``). ``runs`` adds ``--runs N``
+    (several seeded runs in one command).
 
     A script whose optimizer holds its own per-step schedule passes ``lr_schedule=None``: it has no
     ``--lr-schedule`` (nor HTD's bounds). An ``epochs`` that is a float (9.9) makes ``--epochs`` take a
@@ -167,6 +185,11 @@ def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_sche
                               help="step: the script's step decay, scaled to --epochs; cosine: cosine annealing "
                                    "to 0; htd: hyperbolic-tangent decay from --htd-lower to --htd-upper "
                                    f"(default: {lr_schedule})")
+        training.add_argument("--lr-steps", type=lr_steps, metavar="E:F,...",
+                              help="the step decay written out, in epochs of this run: the base rate times F from "
+                                   "epoch index E on (counted from 0, as PyTorch's MultiStepLR counts its "
+                                   "milestones), e.g. 80:0.1,120:0.01 (default: the script's own, scaled to "
+                                   "--epochs)")
         training.add_argument("--htd-lower", type=finite_float, default=schedules.HTD_LOWER, metavar="L",
                               help=f"HTD's tanh argument at the first epoch; lower keeps the base rate longer "
                                    f"(default: {schedules.HTD_LOWER:g})")
@@ -254,11 +277,15 @@ def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_sche
 
     if model_flags:
         model = p.add_argument_group("model (this script's own flags)")
-        for name, (default, text) in model_flags.items():
-            model.add_argument("--" + name.replace("_", "-"), type=positive_int if isinstance(default, int) else
-                               finite_float if isinstance(default, float) else type(default), default=default,
-                               metavar="N" if isinstance(default, int) else "X",
-                               help=f"{text} (default: {default})")
+        for name, (default, text, *kind) in model_flags.items():
+            flag = "--" + name.replace("_", "-")
+            if kind and isinstance(kind[0], (tuple, list)):  # its choices
+                model.add_argument(flag, choices=kind[0], default=default, help=f"{text} (default: {default})")
+                continue
+            value_type = kind[0] if kind else positive_int if isinstance(default, int) else \
+                finite_float if isinstance(default, float) else type(default)
+            model.add_argument(flag, type=value_type, default=default,
+                               metavar="N" if isinstance(default, int) else "X", help=f"{text} (default: {default})")
 
     outputs = p.add_argument_group("outputs")
     if runs:

@@ -107,10 +107,14 @@ def from_args(args, steps=REFERENCE_STEPS, reference_epochs=REFERENCE_EPOCHS):
     """The schedule that ``--lr-schedule`` names (step, cosine or htd), for ``--lr`` and ``--epochs``.
 
     ``steps`` and ``reference_epochs`` are the script's step decay: ``(boundary, factor)`` pairs in epochs of a
-    ``reference_epochs``-long run (its default length), scaled to ``--epochs``. HTD takes ``--htd-lower`` and
-    ``--htd-upper``.
+    ``reference_epochs``-long run (its default length), scaled to ``--epochs``; ``--lr-steps`` replaces them
+    with pairs in epochs of this run, unscaled. HTD takes ``--htd-lower`` and ``--htd-upper``.
     """
     if args.lr_schedule == "step":
+        if getattr(args, "lr_steps", None):  # --lr-steps: the decay written out in epochs of this run
+            steps = [(int(epoch), float(factor)) for epoch, factor in
+                     (pair.split(":") for pair in args.lr_steps.split(","))]
+            return step(args.lr, args.epochs, steps, reference_epochs=args.epochs)
         return step(args.lr, args.epochs, steps, reference_epochs)
     if args.lr_schedule == "htd":
         return htd(args.lr, args.epochs, args.htd_lower, args.htd_upper)

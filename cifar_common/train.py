@@ -260,6 +260,8 @@ def parse_args(doc, *, epochs, batch_size, lr, weight_decay, lr_schedule="step",
                         weight_decay_help=weight_decay_help, label_smoothing=label_smoothing)
     argv = cli.attach_negative_values(sys.argv[1:])
     args = parser.parse_args(argv)
+    if getattr(args, "lr_steps", None) and args.lr_schedule != "step":
+        parser.error(f"--lr-steps is a step decay; it does not go with --lr-schedule {args.lr_schedule}")
     if args.resume:
         try:
             args = _arguments_of_resumed_run(args, parser, argv)

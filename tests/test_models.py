@@ -42,6 +42,22 @@ SIZES = [
     ("senet/SENet_keras.py", {"cardinality": 4, "base_width": 64}, 18.1e6),
 ]
 
+# The peers' networks, counted as PyTorch counts parameters (the trained weights): their exact counts, from
+# hysts/pytorch_image_classification at commit 993089a (models/cifar/), but ResNet-164's, which is the paper's
+# network (stages of 64, 128 and 256 output channels; hysts's first stage has 16).
+PEER_SIZES = [
+    ("pyramidnet/PyramidNet_keras.py", {"depth": 110, "alpha": 84.0}, 3_904_446),
+    ("pyramidnet/PyramidNet_keras.py", {"depth": 110, "alpha": 270.0}, 28_485_477),
+    ("pyramidnet/PyramidNet_keras.py", {"depth": 164, "alpha": 270.0, "block": "bottleneck"}, 27_216_021),
+    ("pyramidnet/PyramidNet_keras.py", {"depth": 272, "alpha": 200.0, "block": "bottleneck", "shakedrop": 0.5},
+     26_210_842),
+    ("shake_shake/ShakeShake_keras.py", {"width": 32}, 2_923_162),
+    ("shake_shake/ShakeShake_keras.py", {"width": 64}, 11_653_978),
+    ("shake_shake/ShakeShake_keras.py", {"width": 96}, 26_192_922),
+    ("resnet/ResNet_keras.py", {"depth": 110}, 1_730_522),
+    ("resnet/ResNet_keras.py", {"depth": 164, "block": "bottleneck"}, 1_703_258),
+]
+
 # The smallest configuration of each script, for training on a CPU.
 TINY = [
     ("nin/Network_in_Network_keras.py", {}),
@@ -52,6 +68,11 @@ TINY = [
     ("densenet/DenseNet_keras.py", {"depth": 10, "growth_rate": 4}),
     ("resnext/ResNeXt_keras.py", {"cardinality": 2, "base_width": 4}),
     ("senet/SENet_keras.py", {"cardinality": 2, "base_width": 4}),
+    ("resnet/ResNet_keras.py", {"depth": 11, "block": "bottleneck"}),
+    ("wrn/Wide_ResNet_keras.py", {"depth": 10, "width": 1, "dropout": 0.3}),
+    ("pyramidnet/PyramidNet_keras.py", {"depth": 8, "alpha": 8.0, "shakedrop": 0.5}),
+    ("pyramidnet/PyramidNet_keras.py", {"depth": 11, "alpha": 8.0, "block": "bottleneck"}),
+    ("shake_shake/ShakeShake_keras.py", {"depth": 8, "width": 4}),
 ]
 
 
@@ -63,6 +84,45 @@ def _build(script, flags, num_classes=10, channels=3):
 def test_parameters_match_the_paper(script, flags, target):
     model = _build(script, flags)
     assert abs(model.count_params() / target - 1) < 0.03, f"{model.count_params():,} vs {target:,.0f}"
+
+
+def trained_parameters(model):
+    """The parameters as PyTorch counts them: Keras's count_params adds BatchNorm's moving means and variances."""
+    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+
+@pytest.mark.parametrize("script,flags,count", PEER_SIZES, ids=lambda v: str(v))
+def test_parameters_are_the_peers_exactly(script, flags, count):
+    model = _build(script, flags)
+    assert trained_parameters(model) == count
+    moving = sum(int(np.prod(w.shape)) for w in model.non_trainable_weights)  # BatchNorm's moving statistics
+    assert model.count_params() == count + moving
+
+
+def test_pyramidnet_widens_every_block_by_alpha_over_the_blocks():
+    # PyramidNet-110, alpha 84: 54 blocks, each 84/54 channels wider than the one before, rounded; the shortcut
+    # pads with zero channels, so the widths are the output channels of each block's last convolution.
+    model = _build("pyramidnet/PyramidNet_keras.py", {"depth": 110, "alpha": 84.0})
+    widths = [layer.filters for layer in model.layers if isinstance(layer, keras.layers.Conv2D)][2::2]
+    assert len(widths) == 54 and widths[0] == 18 and widths[-1] == 100  # 16 + 84/54 = 17.56 -> 18; 16 + 84
+    assert all(0 <= b - a <= 2 for a, b in zip(widths, widths[1:]))
+    assert widths == [round(16 + k * 84 / 54) for k in range(1, 55)]
+    assert not any(isinstance(layer, keras.layers.Conv2D) and layer.kernel_size == (1, 1) for layer in model.layers)
+
+
+def test_shakedrop_probability_grows_linearly_to_the_last_block():
+    model = _build("pyramidnet/PyramidNet_keras.py", {"depth": 20, "alpha": 12.0, "shakedrop": 0.5})
+    probabilities = [layer.probability for layer in model.layers if type(layer).__name__ == "ShakeDrop"]
+    assert probabilities == pytest.approx([0.5 * k / 9 for k in range(1, 10)])
+
+
+def test_wrn_dropout_sits_between_the_convolutions_of_every_block():
+    model = _build("wrn/Wide_ResNet_keras.py", {"depth": 16, "width": 1, "dropout": 0.3})
+    dropouts = [layer for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+    assert len(dropouts) == 6 and all(layer.rate == 0.3 for layer in dropouts)
+    assert all(isinstance(model.layers[model.layers.index(layer) + 1], keras.layers.Conv2D) for layer in dropouts)
+    assert not any(isinstance(layer, keras.layers.Dropout) for layer in
+                   _build("wrn/Wide_ResNet_keras.py", {"depth": 16, "width": 1}).layers)
 
 
 def test_multiply_accumulates():
@@ -114,7 +174,11 @@ def test_grey_images_save_and_load(script, flags, tmp_path):
 
 def test_bad_size_is_an_option_error():
     for script, flags in [("resnet/ResNet_keras.py", {"depth": 21}), ("wrn/Wide_ResNet_keras.py", {"depth": 17}),
-                          ("densenet/DenseNet_keras.py", {"depth": 99})]:
+                          ("densenet/DenseNet_keras.py", {"depth": 99}),
+                          ("resnet/ResNet_keras.py", {"depth": 111, "block": "bottleneck"}),
+                          ("pyramidnet/PyramidNet_keras.py", {"depth": 111}),
+                          ("pyramidnet/PyramidNet_keras.py", {"depth": 112, "block": "bottleneck"}),
+                          ("shake_shake/ShakeShake_keras.py", {"depth": 27})]:
         with pytest.raises(train.OptionError, match="--depth"):
             _build(script, flags)
 

@@ -1,7 +1,7 @@
 """Each script, end to end at a small size, trains with the recipe of the upstream run behind its figure.
 
 The recipes are written here from the upstream scripts (BIGBALLON/cifar-10-cnn at the commits the scripts'
-docstrings cite), not read from the scripts: a short run of every script must record, in its history.csv,
+docstrings cite, or a peer's configuration), not read from the scripts: a short run of every script must record, in its history.csv,
 the learning rates of its own recipe with the boundaries scaled to the run, and its summary.json the
 recipe's batch size, base rate and weight decay.
 """
@@ -35,6 +35,10 @@ RECIPES = [
      [(0, 0.05), (76, 0.005), (151, 0.0005), (211, 0.0001)]),
     ("senet/SENet_keras.py", ["--cardinality", "2", "--base-width", "4"], 250, 64, 5e-4,  # 8ed6753
      [(0, 0.05), (76, 0.005), (151, 0.0005), (211, 0.0001)]),
+    # A peer's recipe: hysts/pytorch_image_classification's configs/cifar/pyramidnet.yaml at 993089a (milestones
+    # 150 and 225 of 300; weight decay 1e-4 in PyTorch's convention, Keras's 5e-5).
+    ("pyramidnet/PyramidNet_keras.py", ["--depth", "8", "--alpha", "8"], 300, 128, 5e-5,
+     [(0, 0.1), (150, 0.01), (225, 0.001)]),
 ]
 SHORT = 7  # epochs of the test run: the fewest in which every phase of every recipe gets at least one
 
