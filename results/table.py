@@ -106,8 +106,13 @@ def short_line(row, summaries):
 
 
 def short_table(results_dir=HERE):
+    """The rows that have filed runs, then how many rows wait for theirs (results/README.md lists them all)."""
     header = "| model | reproduce with | reference | ours: final epoch | runs |\n" + "| --- " * 5 + "|"
-    return "\n".join([header] + [short_line(row, runs(row, results_dir)) for row in ROWS])
+    filed = [(row, runs(row, results_dir)) for row in ROWS]
+    waiting = sum(not summaries for _, summaries in filed)
+    return "\n".join([header] + [short_line(row, summaries) for row, summaries in filed if summaries] +
+                     ["", f"{waiting} more rows, each with its command and reference, wait for their runs: "
+                          "[the full table](results/README.md)."])
 
 
 def line(row, summaries):

@@ -45,6 +45,14 @@ def test_the_readmes_short_table_gives_each_rows_final_figure_and_runs():
     assert table.short_line(rows.BY_NAME["nin"], []) == "| NiN | `python nin/Network_in_Network_keras.py` |  |  |  |"
 
 
+def test_the_readmes_short_table_shows_the_rows_with_runs_and_counts_the_others(tmp_path):
+    shutil.copytree(os.path.join(ROOT, "results", "lenet", "seed-0"), tmp_path / "lenet" / "seed-0")
+    lines = table.short_table(str(tmp_path)).splitlines()
+    assert len(lines) == 5 and lines[2].startswith("| LeNet-5 | `python lenet/LeNet_keras.py` |")
+    assert lines[-1] == (f"{len(rows.ROWS) - 1} more rows, each with its command and reference, wait for their "
+                         "runs: [the full table](results/README.md).")
+
+
 def test_speedrun_table_is_the_one_results_gives(tmp_path):
     with open(table.SPEEDRUN_DOC) as f:
         text = f.read()
@@ -89,7 +97,8 @@ def test_every_row_has_its_script_and_a_reference_source():
     order = [r.name for r in rows.smallest_first(rows.ROWS)]
     assert order.index("resnet-20") < order.index("resnet-32") < order.index("resnet-110")
     assert order.index("speedrun-7") < order.index("speedrun-0")
-    assert set(order[-2:]) == {"wrn-28-10", "wrn-28-10-cutout"}  # the largest network, at 200 epochs
+    assert order[-1] == "shake-shake-26-2x96d"  # 3.8 G multiply-accumulates an image for 1800 epochs
+    assert order.index("wrn-28-10") > order.index("pyramidnet-110-84")  # 5.2 G for 200, 0.8 G for 300
 
 
 def test_a_filed_run_must_be_a_finished_run_of_its_row_with_its_files(tmp_path):
