@@ -55,6 +55,11 @@ ZOO = [
     ("DenseNet-BC-160-24", "densenet/DenseNet_keras.py", {"depth": 160, "growth_rate": 24}, 95.90),
     ("ResNeXt-29 4x64d", "resnext/ResNeXt_keras.py", {"cardinality": 4, "base_width": 64}, 95.19),
     ("SE-ResNeXt-29 4x64d", "senet/SENet_keras.py", {"cardinality": 4, "base_width": 64}, 95.60),
+    ("PyramidNet-110 a84", "pyramidnet/PyramidNet_keras.py", {"depth": 110, "alpha": 84.0}, 95.60),
+    ("PyramidNet-272 a200 + ShakeDrop", "pyramidnet/PyramidNet_keras.py",
+     {"depth": 272, "alpha": 200.0, "block": "bottleneck", "shakedrop": 0.5}, 96.74),
+    ("Shake-shake-26 2x32d", "shake_shake/ShakeShake_keras.py", {"width": 32}, 96.45),
+    ("Shake-shake-26 2x96d", "shake_shake/ShakeShake_keras.py", {"width": 96}, 97.14),
 ]
 
 CHANNELS = [("red", "tab:red"), ("green", "tab:green"), ("blue", "tab:blue")]
