@@ -33,6 +33,13 @@ def pytorch_default():
     return keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform")
 
 
+def pytorch_he_fan_out():
+    """PyTorch's ``kaiming_normal_(mode="fan_out")``, which fb.resnet.torch's descendants start their convolutions
+    with: normal, of variance 2 / fan_out (the kernel's outputs times its window), not cut at two standard
+    deviations as Keras's ``he_normal`` is. A new instance for every layer, as ``pytorch_default``."""
+    return keras.initializers.VarianceScaling(2.0, "fan_out", "untruncated_normal")
+
+
 class WhiteningError(ValueError):
     """The images given cannot make a whitening convolution (too few, constant, not finite numbers)."""
 

@@ -49,10 +49,10 @@ only, on a network whose widths it rounds down and whose convolutions have biase
 # cifar_common before keras: it sets TensorFlow's log level and CPU kernels, read when keras is imported.
 from cifar_common import cli, regularisers, schedules, train
 from cifar_common.augment import RandomCropFlip
-from cifar_common.initializers import pytorch_default
+from cifar_common.initializers import pytorch_default, pytorch_he_fan_out
 from cifar_common.shake import ShakeDrop
 import keras
-from keras import initializers, layers, regularizers
+from keras import layers, regularizers
 
 EPOCHS = 300
 BATCH_SIZE = 128
@@ -72,15 +72,9 @@ MODEL_FLAGS = {"depth": (DEPTH, "layers: 6n+2 with basic blocks (110), 9n+2 with
                              cli.probability)}
 
 
-def he_fan_out():
-    """PyTorch's kaiming_normal_(mode="fan_out"): He's spread from each layer's outputs, not cut at 2 sigma. A
-    new instance for every layer: an unseeded Keras initializer gives the same values at every call."""
-    return initializers.VarianceScaling(2.0, mode="fan_out", distribution="untruncated_normal")
-
-
 def conv(filters, size, stride, l2):
     return layers.Conv2D(filters, size, strides=stride, padding="same", use_bias=False,
-                         kernel_initializer=he_fan_out(), kernel_regularizer=l2)
+                         kernel_initializer=pytorch_he_fan_out(), kernel_regularizer=l2)
 
 
 def bn(x, l2):

@@ -43,10 +43,10 @@ differ by under 0.1 % of the base rate).
 # cifar_common before keras: it sets TensorFlow's log level and CPU kernels, read when keras is imported.
 from cifar_common import regularisers, schedules, train
 from cifar_common.augment import RandomCropFlip
-from cifar_common.initializers import pytorch_default
+from cifar_common.initializers import pytorch_default, pytorch_he_fan_out
 from cifar_common.shake import ShakeShake
 import keras
-from keras import initializers, layers, regularizers
+from keras import layers, regularizers
 
 EPOCHS = 1800
 BATCH_SIZE = 128
@@ -59,15 +59,9 @@ MODEL_FLAGS = {"depth": (DEPTH, "layers, 6n+2 (26: four blocks a stage)"),
                "width": (WIDTH, "channels of each branch in the first stage: 32, 64, 96 for 2x32d, 2x64d, 2x96d")}
 
 
-def he_fan_out():
-    """PyTorch's kaiming_normal_(mode="fan_out"): He's spread from each layer's outputs, not cut at 2 sigma. A
-    new instance for every layer: an unseeded Keras initializer gives the same values at every call."""
-    return initializers.VarianceScaling(2.0, mode="fan_out", distribution="untruncated_normal")
-
-
 def conv(filters, size, stride, l2):
     return layers.Conv2D(filters, size, strides=stride, padding="same", use_bias=False,
-                         kernel_initializer=he_fan_out(), kernel_regularizer=l2)
+                         kernel_initializer=pytorch_he_fan_out(), kernel_regularizer=l2)
 
 
 def bn(x, l2):
