@@ -5,12 +5,13 @@
 Four figures need no training (the pixel histograms, the augmented images, a sample of each class, the
 regularisers on a batch), one
 builds the networks without training them (their size and cost), one draws the speed-run's runs filed in
-results/ (each step's test accuracy, epoch by epoch, and its final figure), and the rest come from eight short runs
+results/ (each step's test accuracy, epoch by epoch, and its final figure), one the runs filed of shake-shake
+and ResNet-110 at the same CPU budget (by epoch and by time), and the rest come from eight short runs
 of lenet/LeNet_dp_da_wd_keras.py, started as a user starts them (their folders are kept under --runs-dir):
 the reference run (the script as it is: TensorFlow, its step schedule from 0.01, weight decay 1e-4),
 two other weight decays, two other schedules, the JAX and PyTorch backends,
 and JAX with mixed precision. Every run uses the same seed, so the runs differ by the one thing the figure
-is about. --only remakes some figures; the first six need no training.
+is about. --only remakes some figures; the first seven need no training.
 """
 
 import os
@@ -26,7 +27,7 @@ from cifar_common import cli, data, run_folder, train
 DOC = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(os.path.dirname(DOC), "results")
 sys.path.insert(0, RESULTS)
-from rows import SPEEDRUN, ResultsError, filed_runs  # noqa: E402  (results/rows.py: the rows of the results table)
+from rows import BY_NAME, SPEEDRUN, ResultsError, filed_runs  # noqa: E402  (results/rows.py: the rows of the results table)
 
 LENET = "lenet/LeNet_dp_da_wd_keras.py"
 
@@ -250,6 +251,35 @@ def speedrun(path, results_dir=RESULTS):
     return drawn
 
 
+# Shake-shake against ResNet-110 at the same CPU budget (results/rows.py): drawn from their filed runs.
+SAME_BUDGET = ["resnet-110-cpu-15-epochs", "shake-shake-26-2x32d-cpu-15-epochs"]
+
+
+def same_budget(path, results_dir=RESULTS):
+    """Each epoch's test accuracy of the runs filed for the SAME_BUDGET rows, against the epoch and against the
+    training time so far (each epoch's seconds, evaluation included). Returns the rows drawn."""
+    plt = _pyplot()
+    fig, (by_epoch, by_time) = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    drawn = []
+    for color, name in zip(("tab:blue", "tab:orange"), SAME_BUDGET):
+        row = BY_NAME[name]
+        for i, (folder, summary) in enumerate(filed_runs(row, results_dir)):
+            history = run_folder.read_history(folder)
+            accuracy = [100 * r["test_accuracy"] for r in history]
+            minutes = np.cumsum([r["seconds"] for r in history]) / 60
+            label = None if i else f"{row.model.split(',')[0]}: {accuracy[-1]:.2f} % in {minutes[-1]:.0f} min"
+            by_epoch.plot([r["epoch"] for r in history], accuracy, color=color, marker=".", label=label)
+            by_time.plot(minutes, accuracy, color=color, marker=".", label=label)
+            drawn.append(name)
+    by_epoch.set(xlabel="epoch", ylabel="test accuracy (%)", title="by epoch: the same data, the same passes")
+    by_time.set(xlabel="minutes of training and evaluation", title="by time on the same 2-core CPU")
+    for ax in (by_epoch, by_time):
+        ax.grid(alpha=0.3)
+    by_epoch.legend(fontsize=8, loc="lower right")
+    _save(fig, path)
+    return drawn
+
+
 def train_runs(runs_dir, data_dir, subset, epochs):
     """Runs the LeNet script once per entry of RUNS; returns {name: (summary, history rows, folder)}."""
     results = {}
@@ -348,11 +378,11 @@ def mixed_precision(results, path):
     _save(fig, path)
 
 
-# The figures: four from the data, one from the models alone, one from results/, five from the short
+# The figures: four from the data, one from the models alone, two from results/, five from the short
 # training runs.
 FROM_DATA = ["standardisation.png", "augmentation.png", "samples.png", "regularisation.png"]
 TRAINED = ["weight_decay.png", "schedules.png", "backends.png", "mixed_precision.png", "curves.png"]
-FIGURES = [*FROM_DATA, "architectures.png", "speedrun.png", *TRAINED]
+FIGURES = [*FROM_DATA, "architectures.png", "speedrun.png", "same_budget.png", *TRAINED]
 
 
 def main(argv=None):
@@ -368,7 +398,7 @@ def main(argv=None):
     p.add_argument("--epochs", type=cli.positive_int, default=15, metavar="N", help="epochs of each run (default: 15)")
     p.add_argument("--overwrite", action="store_true", help="replace the PNGs in --output-dir (refused otherwise)")
     p.add_argument("--only", nargs="+", choices=[f[:-4] for f in FIGURES], metavar="FIGURE",
-                   help="make only these figures (default: all); the first six need no training: "
+                   help="make only these figures (default: all); the first seven need no training: "
                         + ", ".join(f[:-4] for f in FIGURES))
     args = p.parse_args(argv)
     wanted = {f"{name}.png" for name in args.only} if args.only else set(FIGURES)
@@ -393,6 +423,12 @@ def main(argv=None):
             drawn = speedrun(os.path.join(out, "speedrun.png"))
         except (run_folder.OutputError, ResultsError, KeyError) as e:
             p.error(f"results/: a filed speed-run run cannot be drawn ({e})")
+        print(f"  from results/: {', '.join(drawn) or 'no runs filed'}")
+    if "same_budget.png" in wanted:
+        try:
+            drawn = same_budget(os.path.join(out, "same_budget.png"))
+        except (run_folder.OutputError, ResultsError, KeyError) as e:
+            p.error(f"results/: a filed run of the same-budget rows cannot be drawn ({e})")
         print(f"  from results/: {', '.join(drawn) or 'no runs filed'}")
     if "architectures.png" in wanted:
         for name, params, cost, reference in architectures(os.path.join(out, "architectures.png")):

@@ -1,15 +1,15 @@
 """PyramidNet (Han, Kim and Kim, "Deep Pyramidal Residual Networks", 2017, arXiv 1610.02915), with ShakeDrop
 (Yamada et al., "ShakeDrop Regularization for Deep Residual Learning", 2018, arXiv 1802.02375) as --shakedrop.
 
-Adds over resnet/ResNet_keras.py: the width grows a little at every block instead of doubling at the start
-of each stage. A ResNet puts all of a stage's new channels into the one block that halves the image, and
-removing that block hurts it far more than removing any other; PyramidNet spreads the widening over all N
-blocks, by alpha / N channels each (16 + k * alpha / N for block k, rounded), so every block matters about
-equally. The block changes too: BN-conv3x3-BN-ReLU-conv3x3-BN, with no ReLU before the first convolution
-(a ReLU there throws away half of what the shortcut carries) and a BN after the last. The shortcut has no
-weights: the input, averaged over 2x2 pixels where the block halves the image, with zero channels added to
-match the wider output. --block bottleneck: BN-conv1x1-BN-ReLU-conv3x3-BN-ReLU-conv1x1-BN, whose last 1x1
-widens four times; 9n+2 layers instead of 6n+2.
+Adds over resnet/ResNet_keras.py: the width grows a little at every block instead of doubling at the start of
+each stage. A ResNet puts all of a stage's new channels into the one block that halves the image, and removing
+that block hurts it far more than removing any other; PyramidNet spreads the widening over all N blocks, by
+alpha / N channels each (16 + k * alpha / N for block k, rounded), so every block matters about equally. The
+block changes too: BN-conv3x3-BN-ReLU-conv3x3-BN, with no ReLU before the first convolution (so the branch
+sees the negative parts of the sum too; the paper measured the block better without it) and a BN after the
+last. The shortcut has no weights: the input, averaged over 2x2 pixels where the block halves the image, with
+zero channels added to match the wider output. --block bottleneck: BN-conv1x1-BN-ReLU-conv3x3-BN-ReLU-
+conv1x1-BN, whose last 1x1 widens four times; 9n+2 layers instead of 6n+2.
 
 --shakedrop P scales each block's residual branch by a random number before the addition: with probability
 1 - p_k by 1 (the block works as usual), otherwise by alpha ~ U[-1, 1] in the forward pass and by an
