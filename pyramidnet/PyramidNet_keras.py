@@ -8,8 +8,8 @@ alpha / N channels each (16 + k * alpha / N for block k, rounded), so every bloc
 block changes too: BN-conv3x3-BN-ReLU-conv3x3-BN, with no ReLU before the first convolution (so the branch
 sees the negative parts of the sum too; the paper measured the block better without it) and a BN after the
 last. The shortcut has no weights: the input, averaged over 2x2 pixels where the block halves the image, with
-zero channels added to match the wider output. --block bottleneck: BN-conv1x1-BN-ReLU-conv3x3-BN-ReLU-
-conv1x1-BN, whose last 1x1 widens four times; 9n+2 layers instead of 6n+2.
+zero channels added to match the wider output. --block bottleneck:
+BN-conv1x1-BN-ReLU-conv3x3-BN-ReLU-conv1x1-BN, whose last 1x1 widens four times; 9n+2 layers instead of 6n+2.
 
 --shakedrop P scales each block's residual branch by a random number before the addition: with probability
 1 - p_k by 1 (the block works as usual), otherwise by alpha ~ U[-1, 1] in the forward pass and by an
