@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from conftest import ROOT, check_ok, one_line_error, run_script
@@ -80,6 +81,44 @@ def test_the_speedrun_figure_draws_the_filed_runs(tmp_path):
     assert (tmp_path / "speedrun.png").stat().st_size > 10_000
     one_line_error(subprocess.run([sys.executable, "doc/make_figures.py", "--only", "speedrun", "--output-dir",
                                    str(tmp_path)], cwd=ROOT, capture_output=True, text=True), "exists", "--overwrite")
+
+
+def test_the_same_budget_paragraph_and_figure_are_those_of_the_filed_runs(tmp_path):
+    import math
+    import statistics
+
+    from cifar_common import run_folder
+    resnet, shake = (run_folder.read_history(os.path.join(ROOT, "results", r, "seed-0"))
+                     for r in ("resnet-110-cpu-15-epochs", "shake-shake-26-2x32d-cpu-15-epochs"))
+    cuts = [r["epoch"] for previous, r in zip(resnet, resnet[1:]) if r["learning_rate"] < previous["learning_rate"]]
+    assert all(r["learning_rate"] < p["learning_rate"] for p, r in zip(shake, shake[1:]))  # cosine to the end
+
+    def ends(history):  # (minutes at the end of each epoch, test accuracy then)
+        return list(zip(np.cumsum([r["seconds"] for r in history]) / 60, [r["test_accuracy"] for r in history]))
+
+    def latest(points, t):
+        return max([a for m, a in points if m <= t], default=0.0)
+
+    times = sorted(m for m, _ in ends(resnet) + ends(shake))
+    behind = [t for t in times if latest(ends(resnet), t) <= latest(ends(shake), t)]
+    ahead_from = min(t for t in times if t > max(behind))
+    text = _flat("doc/architectures.md")
+    assert (f"They end level: ResNet-110 at {100 * resnet[-1]['test_accuracy']:.2f} %, shake-shake at "
+            f"{100 * shake[-1]['test_accuracy']:.2f} %") in text
+    assert abs(resnet[-1]["test_accuracy"] - shake[-1]["test_accuracy"]) < 0.005
+    assert f"cut its rate tenfold at epochs {cuts[0]:.0f} and {cuts[1]:.0f}" in text and len(cuts) == 2
+    assert (f"with the lower test loss there ({shake[-1]['test_loss']:.2f} against {resnet[-1]['test_loss']:.2f})"
+            in text and shake[-1]["test_loss"] < resnet[-1]["test_loss"])
+    medians = [statistics.median(r["seconds"] for r in h) for h in (shake, resnet)]
+    assert f"(the median epochs: {medians[0]:.0f} s against {medians[1]:.0f} s)" in text
+    assert f"about {medians[0] / medians[1]:.1f} times a ResNet-110 epoch" in text
+    assert f"ahead from the {math.ceil(ahead_from)}th minute to the end" in text
+
+    proc = subprocess.run([sys.executable, "doc/make_figures.py", "--only", "same_budget", "--output-dir",
+                           str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    check_ok(proc)
+    assert "from results/: resnet-110-cpu-15-epochs, shake-shake-26-2x32d-cpu-15-epochs" in proc.stdout
+    assert (tmp_path / "same_budget.png").stat().st_size > 10_000
 
 
 def test_every_row_has_its_script_and_a_reference_source():
