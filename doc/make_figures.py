@@ -418,18 +418,14 @@ def main(argv=None):
                        ("samples.png", samples), ("regularisation.png", regularisation)]:
         if name in wanted:
             make(d, os.path.join(out, name))
-    if "speedrun.png" in wanted:
-        try:
-            drawn = speedrun(os.path.join(out, "speedrun.png"))
-        except (run_folder.OutputError, ResultsError, KeyError) as e:
-            p.error(f"results/: a filed speed-run run cannot be drawn ({e})")
-        print(f"  from results/: {', '.join(drawn) or 'no runs filed'}")
-    if "same_budget.png" in wanted:
-        try:
-            drawn = same_budget(os.path.join(out, "same_budget.png"))
-        except (run_folder.OutputError, ResultsError, KeyError) as e:
-            p.error(f"results/: a filed run of the same-budget rows cannot be drawn ({e})")
-        print(f"  from results/: {', '.join(drawn) or 'no runs filed'}")
+    for name, draw, what in [("speedrun.png", speedrun, "a filed speed-run run"),
+                             ("same_budget.png", same_budget, "a filed run of the same-budget rows")]:
+        if name in wanted:
+            try:
+                drawn = draw(os.path.join(out, name))
+            except (run_folder.OutputError, ResultsError, KeyError) as e:
+                p.error(f"results/: {what} cannot be drawn ({e})")
+            print(f"  from results/: {', '.join(drawn) or 'no runs filed'}")
     if "architectures.png" in wanted:
         for name, params, cost, reference in architectures(os.path.join(out, "architectures.png")):
             print(f"  {name}: {params:,} parameters, {cost / 1e6:,.2f} M MACs per image, reference {reference:.2f} %")
