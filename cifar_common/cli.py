@@ -280,7 +280,8 @@ def parser(script, description, *, epochs, batch_size, lr, weight_decay, lr_sche
         for name, (default, text, *kind) in model_flags.items():
             flag = "--" + name.replace("_", "-")
             if kind and isinstance(kind[0], (tuple, list)):  # its choices
-                model.add_argument(flag, choices=kind[0], default=default, help=f"{text} (default: {default})")
+                model.add_argument(flag, choices=kind[0], type=type(default), default=default,
+                                   help=f"{text} (default: {default})")
                 continue
             value_type = kind[0] if kind else positive_int if isinstance(default, int) else \
                 finite_float if isinstance(default, float) else type(default)

@@ -26,11 +26,17 @@ import numpy as np
 from keras import ops
 
 
-def pytorch_default():
+def pytorch_default(fan_in=None):
     """PyTorch's own initialisation of a ``Conv2d`` or ``Linear`` weight (kaiming_uniform with a = sqrt(5)):
     uniform within +-1/sqrt(fan_in), variance 1 / (3 fan_in). Keras's default is Glorot's; a new instance
-    for every layer, since an unseeded Keras initializer called twice gives the same values twice."""
-    return keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform")
+    for every layer, since an unseeded Keras initializer called twice gives the same values twice.
+
+    ``fan_in`` where Keras would count another one than PyTorch: a depthwise convolution's kernel has one input
+    per filter in PyTorch (``fan_in`` = 9 for 3x3), while Keras's fan of a ``DepthwiseConv2D`` kernel counts
+    all the channels."""
+    if fan_in is None:
+        return keras.initializers.VarianceScaling(1 / 3, "fan_in", "uniform")
+    return keras.initializers.RandomUniform(-fan_in ** -0.5, fan_in ** -0.5)
 
 
 def pytorch_he_fan_out():

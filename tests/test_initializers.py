@@ -68,3 +68,20 @@ def test_dirac_filters_pass_the_input_channels_through():
     assert np.abs(drawn).max() <= 1 / np.sqrt(45) and np.abs(drawn).max() > 0.8 / np.sqrt(45)
     with pytest.raises(ValueError, match="fewer filters"):
         Dirac()((3, 3, 8, 4))
+
+
+@pytest.mark.parametrize("kind", ["conv", "depthwise", "dense"])
+def test_pytorch_default_draws_within_one_over_the_root_of_pytorchs_fan_in(kind):
+    """PyTorch's bound is 1/sqrt(fan_in) with its own fan: 3 x 3 x 16 for a 3x3 convolution of 16 channels, 3 x 3
+    for a depthwise one (one input channel a filter: Keras's own fan would count all 16), 16 for a dense layer."""
+    from cifar_common.initializers import pytorch_default
+    keras.utils.set_random_seed(0)
+    layer, fan = {"conv": (keras.layers.Conv2D(64, 3, kernel_initializer=pytorch_default()), 144),
+                  "depthwise": (keras.layers.DepthwiseConv2D(3, depth_multiplier=4,
+                                                             depthwise_initializer=pytorch_default(fan_in=9)), 9),
+                  "dense": (keras.layers.Dense(64, kernel_initializer=pytorch_default()), 16)}[kind]
+    layer.build((None, 8, 8, 16) if kind != "dense" else (None, 16))
+    w = keras.ops.convert_to_numpy(layer.weights[0])
+    bound = fan ** -0.5
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.95 * bound  # fills its range, no further
+    assert np.var(w) == pytest.approx(bound ** 2 / 3, rel=0.1)  # uniform: variance bound^2 / 3

@@ -1,11 +1,11 @@
 """ScaledRateSGD (cifar_common/optimizers.py): a multiplied learning rate for the variables it names, the same
-weight decay for all."""
+weight decay for all; CoupledDecaySGD: PyTorch's weight decay, an L2 penalty on every weight."""
 
 import keras
 import numpy as np
 import pytest
 
-from cifar_common.optimizers import ScaledRateSGD
+from cifar_common.optimizers import CoupledDecaySGD, ScaledRateSGD
 
 
 def _model():
@@ -62,3 +62,39 @@ def test_gradient_clipping_is_refused():
     for clip in ("clipnorm", "clipvalue", "global_clipnorm"):
         with pytest.raises(ValueError, match=clip):
             ScaledRateSGD(0.1, rate_multipliers={"beta$": 64.0}, **{clip: 1.0})
+
+
+def _decayed_model(l2=0.0):
+    """Dense, BatchNorm, Dense with biases; with ``l2``, an L2 penalty on every weight of them."""
+    reg = keras.regularizers.l2(l2) if l2 else None
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([
+        keras.Input((4,)), keras.layers.Dense(3, kernel_regularizer=reg, bias_regularizer=reg),
+        keras.layers.BatchNormalization(gamma_regularizer=reg, beta_regularizer=reg),
+        keras.layers.Dense(1, kernel_regularizer=reg, bias_regularizer=reg)])
+    for v in model.trainable_variables:  # every weight away from 0, where decay shows
+        v.assign(v + 0.3)
+    return model
+
+
+def _three_steps(model, optimizer):
+    model.compile(optimizer=optimizer, loss="mse", jit_compile=keras.backend.backend() != "torch")
+    rng = np.random.default_rng(0)
+    model.fit(rng.normal(size=(24, 4)).astype("float32"), rng.normal(size=(24, 1)).astype("float32"),
+              batch_size=8, shuffle=False, verbose=0)
+    return [keras.ops.convert_to_numpy(v.value) for v in model.trainable_variables]
+
+
+def test_coupled_decay_is_pytorchs_an_l2_penalty_of_half_on_every_weight_through_the_momentum():
+    # torch.optim.SGD(weight_decay=wd) adds wd * w to each gradient: Keras's L2 penalty of wd / 2 on every
+    # weight (its gradient is wd * w) does the same, here over three steps, the momentum carrying the decay.
+    wd = 0.05
+    coupled = _three_steps(_decayed_model(), CoupledDecaySGD(0.1, momentum=0.9, coupled_decay=wd))
+    penalty = _three_steps(_decayed_model(l2=wd / 2), keras.optimizers.SGD(0.1, momentum=0.9))
+    plain = _three_steps(_decayed_model(), keras.optimizers.SGD(0.1, momentum=0.9))
+    assert len(coupled) == 6  # two kernels, two biases, BatchNorm's gamma and beta
+    for c, p, n in zip(coupled, penalty, plain):
+        np.testing.assert_allclose(c, p, rtol=1e-5, atol=1e-6)
+        assert not np.allclose(c, n, atol=1e-4)  # the decay moved every weight
+    again = CoupledDecaySGD.from_config(CoupledDecaySGD(0.1, coupled_decay=wd).get_config())
+    assert again.coupled_decay == wd and again.weight_decay is None
