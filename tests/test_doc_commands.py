@@ -28,8 +28,9 @@ from conftest import ROOT, write_cifar10, write_cifar100, write_idx
 
 PAGES = ([os.path.join(ROOT, "README.md")] + sorted(glob.glob(os.path.join(ROOT, "doc", "*.md")))
          + [os.path.join(ROOT, folder, "README.md") for folder in ("htd", "benchmarks", "results")])
-FOLDERS = ["lenet", "nin", "vgg", "resnet", "wrn", "densenet", "resnext", "senet", "speedrun", "htd", "doc", "results",
-           "benchmarks", "tools", "cifar_common"]
+# The checkout a page's commands run in: every folder of training scripts, and the others by name.
+FOLDERS = sorted({os.path.basename(os.path.dirname(p)) for p in glob.glob(os.path.join(ROOT, "*", "*_keras.py"))}
+                 | {"htd", "doc", "results", "benchmarks", "tools", "cifar_common"})
 FILES = ["README.md", "requirements.txt", "requirements-cpu.txt", "requirements-test.txt", "pyproject.toml"]
 SHELLS = {"sh", "bash", "shell", "console", "", "indented"}  # "": a bare fence
 FENCE = re.compile(r"^(```|~~~)\s*(\w*)")
