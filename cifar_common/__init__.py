@@ -5,7 +5,11 @@
 * ``augment``   crop-and-flip augmentation as a compiled Keras layer, and the alternating flip
 * ``schedules`` learning-rate schedules: step, cosine, HTD by epoch; piecewise linear by step
 * ``initializers`` identity (Dirac) filters, and a whitening convolution computed from the images
-* ``optimizers`` SGD with a multiplied learning rate for some variables (parameter groups)
+* ``optimizers`` SGD with a multiplied learning rate for some variables (parameter groups); SGD with PyTorch's
+                weight decay (CoupledDecaySGD)
+* ``grouped_conv`` Keras's grouped Conv2D, computed group by group on a CPU (TensorFlow, JAX), where that is
+                far faster
+* ``transformer`` the class token and the position embedding of a Vision Transformer
 * ``losses``    cross-entropy with label smoothing (and Mixup's or CutMix's mixed labels) for integer labels
 * ``regularisers`` Cutout, Random Erasing, Mixup, CutMix as compiled layers, put after a model's augmentation
                 from the command line; the average of the weights (--ema)
