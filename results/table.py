@@ -95,7 +95,9 @@ def code(summaries):
 def reference(row):
     source = row.published if row.published and row.published.startswith("http") else UPSTREAM.format(
         commit=row.published)
-    return f"[{row.reference:.2f} %]({source})" if row.reference else ""
+    if not row.reference:
+        return ""
+    return f"[{row.reference:.2f} %]({source})" + (" (best epoch)" if row.best_epoch_reference else "")
 
 
 def short_line(row, summaries):
