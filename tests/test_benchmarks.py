@@ -377,3 +377,61 @@ def test_the_initialiser_figures_are_those_of_the_kept_runs():
         assert s["finished"] and s["epochs"] == 200
         assert (f"{100 * s['test_accuracy']:.2f} % (best {100 * s['best_epoch']['test_accuracy']:.2f} %, epoch "
                 f"{s['best_epoch']['epoch']})") in text, folder
+
+
+def test_the_grouped_convolution_figures_are_those_of_their_json():
+    def kept(backend):
+        with open(os.path.join(ROOT, "benchmarks", "results", f"2026-12-06-grouped-conv-{backend}.json")) as f:
+            return json.load(f)
+
+    with open(os.path.join(ROOT, "benchmarks", "README.md")) as f:
+        text = f.read()
+    section = text[text.index("## grouped_conv.py"):text.index("## augment_variants.py")]
+    tf, jax = kept("tensorflow"), kept("jax")
+    assert (tf["backend"], jax["backend"]) == ("tensorflow", "jax") and "family 6 model 167" in tf["machine"]
+
+    def cells(figures):
+        return (f"{figures['ms_keras']:,.0f} ms | {figures['ms_grouped_conv2d']:,.0f} ms | "
+                f"{figures['speed_up']:.1f}x")
+    for a, b in zip(tf["cases"], jax["cases"]):
+        assert f"| {a['case']} | {a['groups']} | {cells(a)} | {cells(b)} |" in section, a["case"]
+    for a, b in zip(tf["networks"], jax["networks"]):
+        assert f"`{a['script']}" in section and f" | {cells(a)} | {cells(b)} |" in section, a["script"]
+        assert a["speed_up"] > 1.5 and b["speed_up"] > 1.5  # what the scripts' use of GroupedConv2D rests on
+    flat = " ".join(section.split())
+    for backend, kept_ in (("TensorFlow's", tf), ("JAX's", jax)):
+        ups = [n["speed_up"] for n in kept_["networks"]]
+        assert f"{min(ups):.0f} to {max(ups):.0f} times" in flat and backend in flat
+
+
+def test_the_zoo_table_is_that_of_the_rows_the_counts_and_the_kept_timings():
+    """doc/architectures.md's zoo table: each row's command and the zoo's figure (results/rows.py), the count
+    tests/test_zoo.py pins, and the MACs and minutes an epoch of benchmarks/zoo.py's kept run."""
+    sys.path.insert(0, os.path.join(ROOT, "results"))
+    from rows import ROWS
+    from test_zoo import COUNTS, _zoo_rows
+
+    with open(os.path.join(ROOT, "benchmarks", "results", "2026-12-06-zoo-tensorflow.json")) as f:
+        kept = json.load(f)
+    assert kept["backend"] == "tensorflow" and "family 6 model 167" in kept["machine"] and kept["batch_size"] == 128
+    timed = {r["row"]: r for r in kept["rows"]}
+    counts = {row.name: count for script, flags, count in COUNTS for row in _zoo_rows(script, flags)}
+    with open(os.path.join(ROOT, "doc", "architectures.md")) as f:
+        page = f.read()
+    zoo = [row for row in ROWS if row.name.startswith("zoo-")]
+    assert sorted(timed) == sorted(row.name for row in zoo)
+    for row in zoo:
+        t = timed[row.name]
+        assert t["command"] == row.command and t["parameters"] == row.parameters
+        assert (f"| {row.model.replace(' (zoo recipe)', '')} | `{row.command}` | {counts[row.name]:,}" in page
+                and f"| {t['macs_per_image'] / 1e6:,.1f} M | {row.reference:.2f} % |" in page
+                and f"| {t['seconds_an_epoch'] / 60:,.1f} min |" in page), row.name
+        name = row.model.replace(" (zoo recipe)", "")
+        line = next(line for line in page.splitlines() if line.startswith(f"| {name} | `{row.command}`"))
+        assert line.endswith(f"| {t['seconds_an_epoch'] / 60:,.1f} min |"), line
+    minutes = {r: timed[r]["seconds_an_epoch"] / 60 for r in timed}
+    flat = " ".join(page.split())
+    assert f"MobileNet (91.51 % in the zoo, {minutes['zoo-mobilenet']:.1f} minutes an epoch here)" in flat
+    assert minutes["zoo-pnasnet-a"] > 1.5 * minutes["zoo-alexnet"]  # "nearly twice as long"
+    assert 3.5 < minutes["zoo-shufflenet-g8"] / minutes["zoo-shufflenet-g1"] < 4.5  # "four times"
+    assert all(minutes[r] > 40 for r in ("zoo-densenet-121-32", "zoo-googlenet", "zoo-resnext-29-2x64d"))
