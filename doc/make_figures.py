@@ -3,15 +3,15 @@
     python doc/make_figures.py --data-dir ~/data/cifar-10-batches-py --overwrite
 
 Four figures need no training (the pixel histograms, the augmented images, a sample of each class, the
-regularisers on a batch), one
-builds the networks without training them (their size and cost), one draws the speed-run's runs filed in
-results/ (each step's test accuracy, epoch by epoch, and its final figure), one the runs filed of shake-shake
-and ResNet-110 at the same CPU budget (by epoch and by time), and the rest come from eight short runs
-of lenet/LeNet_dp_da_wd_keras.py, started as a user starts them (their folders are kept under --runs-dir):
-the reference run (the script as it is: TensorFlow, its step schedule from 0.01, weight decay 1e-4),
-two other weight decays, two other schedules, the JAX and PyTorch backends,
-and JAX with mixed precision. Every run uses the same seed, so the runs differ by the one thing the figure
-is about. --only remakes some figures; the first seven need no training.
+regularisers on a batch), one builds the networks without training them (their size and cost), one draws the
+PyTorch zoo's networks by their size against the zoo's published accuracy (results/rows.py), one draws the
+speed-run's runs filed in results/ (each step's test accuracy, epoch by epoch, and its final figure), one the
+runs filed of shake-shake and ResNet-110 at the same CPU budget (by epoch and by time), and the rest come from
+eight short runs of lenet/LeNet_dp_da_wd_keras.py, started as a user starts them (their folders are kept
+under --runs-dir): the reference run (the script as it is: TensorFlow, its step schedule from 0.01, weight
+decay 1e-4), two other weight decays, two other schedules, the JAX and PyTorch backends, and JAX with mixed
+precision. Every run uses the same seed, so the runs differ by the one thing the figure
+is about. --only remakes some figures; the first eight need no training.
 """
 
 import os
@@ -27,7 +27,7 @@ from cifar_common import cli, data, run_folder, train
 DOC = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(os.path.dirname(DOC), "results")
 sys.path.insert(0, RESULTS)
-from rows import BY_NAME, SPEEDRUN, ResultsError, filed_runs  # noqa: E402  (results/rows.py: the rows of the results table)
+from rows import BY_NAME, ROWS, SPEEDRUN, ResultsError, filed_runs  # noqa: E402  (results/rows.py: the rows of the results table)
 
 LENET = "lenet/LeNet_dp_da_wd_keras.py"
 
@@ -217,6 +217,35 @@ def architectures(path):
     return rows
 
 
+def zoo(path, rows=None):
+    """The PyTorch zoo's networks (the zoo- rows of results/rows.py): parameters against the zoo's accuracy
+    (each run's best epoch), a colour a family. Returns the rows drawn."""
+    rows = rows or [row for row in ROWS if row.name.startswith("zoo-")]
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(10, 6))
+    families = sorted({row.script.split("/")[0] for row in rows})
+    colors = plt.get_cmap("tab20")
+    for row in rows:
+        family = row.script.split("/")[0]
+        ax.scatter(row.parameters / 1e6, row.reference, color=colors(families.index(family) % 20), s=30,
+                   label=family)
+        label = row.model.replace(" (zoo recipe)", "")
+        if family == "shufflenet":  # five points on top of each other: one label
+            label = "ShuffleNet g=1, 2, 3, 4, 8" if row.name.endswith("-g1") else None
+        if label:
+            ax.annotate(label, (row.parameters / 1e6, row.reference), xytext=(4, 2), textcoords="offset points",
+                        fontsize=7)
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles))
+    ax.legend(unique.values(), unique.keys(), fontsize=7, loc="lower right", ncol=2)
+    ax.set(xscale="log", xlabel="parameters (millions, as the scripts print them)",
+           ylabel="the zoo's test accuracy, best epoch (%)",
+           title="The PyTorch zoo on CIFAR-10: one recipe, 200 epochs")
+    ax.grid(alpha=0.3)
+    _save(fig, path)
+    return rows
+
+
 # --- figures from short training runs --------------------------------------------------------------------
 
 
@@ -378,11 +407,11 @@ def mixed_precision(results, path):
     _save(fig, path)
 
 
-# The figures: four from the data, one from the models alone, two from results/, five from the short
-# training runs.
+# The figures: four from the data, one from the models alone, one from results/rows.py, two from the runs
+# filed in results/, five from the short training runs.
 FROM_DATA = ["standardisation.png", "augmentation.png", "samples.png", "regularisation.png"]
 TRAINED = ["weight_decay.png", "schedules.png", "backends.png", "mixed_precision.png", "curves.png"]
-FIGURES = [*FROM_DATA, "architectures.png", "speedrun.png", "same_budget.png", *TRAINED]
+FIGURES = [*FROM_DATA, "architectures.png", "zoo.png", "speedrun.png", "same_budget.png", *TRAINED]
 
 
 def main(argv=None):
@@ -398,7 +427,7 @@ def main(argv=None):
     p.add_argument("--epochs", type=cli.positive_int, default=15, metavar="N", help="epochs of each run (default: 15)")
     p.add_argument("--overwrite", action="store_true", help="replace the PNGs in --output-dir (refused otherwise)")
     p.add_argument("--only", nargs="+", choices=[f[:-4] for f in FIGURES], metavar="FIGURE",
-                   help="make only these figures (default: all); the first seven need no training: "
+                   help="make only these figures (default: all); the first eight need no training: "
                         + ", ".join(f[:-4] for f in FIGURES))
     args = p.parse_args(argv)
     wanted = {f"{name}.png" for name in args.only} if args.only else set(FIGURES)
@@ -426,6 +455,8 @@ def main(argv=None):
             except (run_folder.OutputError, ResultsError, KeyError) as e:
                 p.error(f"results/: {what} cannot be drawn ({e})")
             print(f"  from results/: {', '.join(drawn) or 'no runs filed'}")
+    if "zoo.png" in wanted:
+        print(f"  the zoo's rows: {len(zoo(os.path.join(out, 'zoo.png')))}")
     if "architectures.png" in wanted:
         for name, params, cost, reference in architectures(os.path.join(out, "architectures.png")):
             print(f"  {name}: {params:,} parameters, {cost / 1e6:,.2f} M MACs per image, reference {reference:.2f} %")
