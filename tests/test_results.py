@@ -121,6 +121,24 @@ def test_the_same_budget_paragraph_and_figure_are_those_of_the_filed_runs(tmp_pa
     assert (tmp_path / "same_budget.png").stat().st_size > 10_000
 
 
+def test_the_cpu_shufflenet_paragraph_is_that_of_the_filed_run():
+    import statistics
+
+    from cifar_common import run_folder
+    row = rows.BY_NAME["shufflenet-g1-cpu-12-epochs"]
+    history = run_folder.read_history(os.path.join(ROOT, "results", row.name, "seed-0"))
+    assert len(history) == row.epochs == 12
+    assert all(r["learning_rate"] < p["learning_rate"] for p, r in zip(history, history[1:]))  # cosine to the end
+    median = statistics.median(r["seconds"] for r in history)
+    text = _flat("doc/architectures.md")
+    assert f"`{row.command}`" in text
+    assert (f"reaches {100 * history[-1]['test_accuracy']:.2f} % at its final epoch in "
+            f"{sum(r['seconds'] for r in history) / 60:.1f} minutes") in text
+    assert f"({median:.0f} s an epoch, evaluation included), from {100 * history[0]['test_accuracy']:.2f} %" in text
+    assert f"reached {rows.BY_NAME['zoo-shufflenet-g1'].reference:.2f} % at their best epoch" in text
+    assert f"about {200 * median / 3600:.0f} hours" in text
+
+
 def test_every_row_has_its_script_and_a_reference_source():
     assert len({row.name for row in rows.ROWS}) == len(rows.ROWS)
     for row in rows.ROWS:
