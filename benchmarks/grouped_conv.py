@@ -25,7 +25,7 @@ from cifar_common.grouped_conv import GroupedConv2D  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from plain_keras import build  # noqa: E402
-from step import _Random  # noqa: E402
+from step import _Random, step_seconds  # noqa: E402
 
 # (name, image side, input channels, filters, kernel, groups): grouped convolutions of the zoo's networks.
 CASES = [
@@ -59,18 +59,7 @@ def step_ms(model, steps, batch):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(batch * (steps + WARMUP), *model.input_shape[1:])).astype("float32")
     y = rng.integers(0, 10, len(x))
-    model.fit(x[:batch * WARMUP], y[:batch * WARMUP], batch_size=batch, verbose=0)
-    seconds = []
-
-    class Timer(keras.callbacks.Callback):
-        def on_train_batch_begin(self, batch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_train_batch_end(self, batch, logs=None):  # Keras has waited for the step here (its logs)
-            seconds.append(time.perf_counter() - self.start)
-
-    model.fit(x[batch * WARMUP:], y[batch * WARMUP:], batch_size=batch, verbose=0, callbacks=[Timer()])
-    return 1000 * float(np.median(seconds))
+    return 1000 * float(np.median(step_seconds(model, x, y, batch, WARMUP)))
 
 
 def main():

@@ -34,6 +34,24 @@ class _Random:
     mean, std = np.full(3, 127.5), np.full(3, 73.9)
 
 
+def step_seconds(model, x, y, batch_size, warmup):
+    """The seconds of each training step of the compiled ``model`` over x, y after ``warmup`` batches untimed
+    (compiling)."""
+    model.fit(x[:warmup * batch_size], y[:warmup * batch_size], batch_size=batch_size, verbose=0)
+    seconds = []
+
+    class Timer(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):  # Keras has waited for the step here (its logs)
+            seconds.append(time.perf_counter() - self.start)
+
+    model.fit(x[warmup * batch_size:], y[warmup * batch_size:], batch_size=batch_size, verbose=0,
+              callbacks=[Timer()])
+    return seconds
+
+
 def main():
     p = cli.tool_parser(sys.argv[0], __doc__)
     p.add_argument("script", help="a training script of the collection, such as resnet/ResNet_keras.py")
@@ -54,19 +72,9 @@ def main():
         model = without_augmentation(model)
     compile_plainly(model, module)
     rng = np.random.default_rng(0)
-    x = rng.integers(0, 256, (args.batch_size * args.steps, 32, 32, 3)).astype("float32")
+    x = rng.integers(0, 256, (args.batch_size * (WARMUP + args.steps), 32, 32, 3)).astype("float32")
     y = rng.integers(0, 10, len(x)).astype("int32")
-    model.fit(x[:WARMUP * args.batch_size], y[:WARMUP * args.batch_size], batch_size=args.batch_size, verbose=0)
-    seconds = []
-
-    class Timer(keras.callbacks.Callback):
-        def on_train_batch_begin(self, batch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_train_batch_end(self, batch, logs=None):  # Keras has waited for the step here (its logs)
-            seconds.append(time.perf_counter() - self.start)
-
-    model.fit(x, y, batch_size=args.batch_size, verbose=0, callbacks=[Timer()])
+    seconds = step_seconds(model, x, y, args.batch_size, WARMUP)
     ms = 1000 * float(np.median(seconds))
     backend = keras.backend.backend()
     print(f"{args.script} {' '.join(extra)}".rstrip() + f": {ms:.1f} ms a step (median of {len(seconds)}), "

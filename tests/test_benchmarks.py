@@ -163,6 +163,27 @@ def test_step_times_the_bare_step_with_and_without_the_crop(tmp_path):
     one_line_error(_run("benchmarks/step.py", "resnet/ResNet_keras.py", "--width", "3"), "--width")
 
 
+def test_grouped_conv_times_both_convolutions_of_each_case(tmp_path):
+    out = tmp_path / "grouped.json"
+    check_ok(_run("benchmarks/grouped_conv.py", "--steps", "1", "--batch-size", "4", "--network-steps", "0",
+                  "--json", str(out)))
+    report = json.loads(out.read_text())
+    kept = json.loads(open(os.path.join(ROOT, "benchmarks/results/2026-12-06-grouped-conv-tensorflow.json")).read())
+    assert [c["case"] for c in report["cases"]] == [c["case"] for c in kept["cases"]] and report["networks"] == []
+    assert all(c["ms_keras"] > 0 and c["speed_up"] == pytest.approx(c["ms_keras"] / c["ms_grouped_conv2d"])
+               for c in report["cases"])
+    one_line_error(_run("benchmarks/grouped_conv.py", "--json", str(out)), "exists")
+
+
+def test_zoo_times_the_rows_it_is_given(tmp_path):
+    out = tmp_path / "zoo.json"
+    check_ok(_run("benchmarks/zoo.py", "zoo-mobilenet-v3-small", "--steps", "1", "--json", str(out)))
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["row"] == "zoo-mobilenet-v3-small" and row["parameters"] == 1_855_416
+    assert row["seconds_an_epoch"] == pytest.approx(row["ms_a_step"] * 391 / 1000)
+    one_line_error(_run("benchmarks/zoo.py", "zoo-mobilenet-v9"), "zoo-mobilenet-v9", "no such row")
+
+
 def test_speed_refuses_an_unknown_model_flag(small_cifar10):
     proc = _run("benchmarks/speed.py", "resnet/ResNet_keras.py", "--depth", "8", "--width", "2",
                 "--data-dir", small_cifar10, "--steps", "1", "--epochs", "1", "--repeats", "1")
