@@ -2,7 +2,8 @@
 pytorch-cifar's, MobileNetV3's leaderj1001's, ShuffleNet's the paper's widths; AlexNet's and ViT's are this
 collection's), and its results rows state its size; each script trains a step on grey images of 100 classes and
 saves and loads with the same answers (on the backend KERAS_BACKEND names; tests/test_backends.py reruns it on
-JAX and PyTorch). tests/test_zoo_real_data.py trains each for an epoch on real images."""
+JAX and PyTorch), and refuses a bad flag value in one line, writing nothing. tests/test_zoo_real_data.py trains
+each for an epoch on real images."""
 
 import os
 import sys
@@ -14,7 +15,7 @@ import cifar_common  # noqa: F401
 import keras
 
 from cifar_common import macs, train
-from conftest import ROOT
+from conftest import ROOT, one_line_error, run_script
 from test_models import TinyData, trained_parameters
 
 sys.path.insert(0, os.path.join(ROOT, "results"))
@@ -71,7 +72,7 @@ SMALLEST = [
     ("resnet/ResNet_zoo_keras.py", {"depth": 18}),
     ("mobilenet/MobileNet_keras.py", {}),
     ("mobilenet/MobileNetV2_keras.py", {}),
-    ("shufflenet/ShuffleNet_keras.py", {"groups": 8}),
+    ("shufflenet/ShuffleNet_keras.py", {"groups": 2}),
     ("resnext/ResNeXt_zoo_keras.py", {"cardinality": 2, "base_width": 4}),
     ("densenet/DenseNet_zoo_keras.py", {"depth": 121, "growth_rate": 4}),
     ("senet/SENet18_zoo_keras.py", {}),
@@ -124,8 +125,10 @@ def test_one_training_step_on_grey_images_of_100_classes_and_saving(script, flag
     does) and answers as the original does."""
     model = _build(script, flags, num_classes=100, channels=1)
     assert model.input_shape == (None, 32, 32, 1) and model.output.shape == (None, 100)
+    # As the scripts compile their step on a CPU (cifar_common.devices): TensorFlow's graph without XLA, Keras's
+    # "auto" elsewhere (JAX compiles it, PyTorch runs it eagerly).
     model.compile(keras.optimizers.SGD(0.01, momentum=0.9), "sparse_categorical_crossentropy",
-                  jit_compile=keras.backend.backend() != "torch")
+                  jit_compile=False if keras.backend.backend() == "tensorflow" else "auto")
     x = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 1)).astype("uint8")
     before = [w.copy() for w in model.get_weights()]
     loss = model.train_on_batch(x, np.array([0, 1, 50, 99]))
@@ -136,3 +139,19 @@ def test_one_training_step_on_grey_images_of_100_classes_and_saving(script, flag
     loaded = keras.saving.load_model(tmp_path / "model.keras")
     images = x[:2].astype("float32")
     assert np.allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-5)
+
+
+@pytest.mark.parametrize("script,flags,needles", [
+    ("shufflenet/ShuffleNet_keras.py", ["--groups", "5"], ["--groups", "invalid choice: 5"]),
+    ("pnasnet/PNASNet_keras.py", ["--cell", "C"], ["--cell", "invalid choice: 'C'"]),
+    ("mobilenet/MobileNetV3_keras.py", ["--size", "medium"], ["--size", "invalid choice: 'medium'"]),
+    ("dpn/DPN_keras.py", ["--depth", "50"], ["--depth", "invalid choice: 50"]),
+    ("efficientnet/EfficientNet_keras.py", ["--drop-connect", "1.5"], ["--drop-connect", "1.5"]),
+    ("densenet/DenseNet_zoo_keras.py", ["--growth-rate", "0"], ["--growth-rate", "0"]),
+    ("vit/ViT_keras.py", ["--heads", "3"], ["--heads 3", "split evenly"]),  # refused when the model is built
+])
+def test_bad_flag_values_are_one_line_and_write_nothing(script, flags, needles, small_cifar10, tmp_path):
+    run_dir = tmp_path / "run"
+    proc = run_script(script, *flags, "--data-dir", small_cifar10, "--epochs", "1", "--output-dir", str(run_dir))
+    one_line_error(proc, *needles)
+    assert not run_dir.exists()

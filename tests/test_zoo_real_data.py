@@ -16,7 +16,7 @@ from test_zoo import SMALLEST
 def test_an_epoch_on_real_data_with_the_zoos_recipe(script, flags, tmp_path):
     run_dir = str(tmp_path / "run")
     words = [w for name, value in flags.items() for w in (f"--{name.replace('_', '-')}", str(value))]
-    proc = run_script(script, *words, "--data-dir", REAL_CIFAR10, "--subset", "256", "--test-subset", "256",
+    proc = run_script(script, *words, "--data-dir", REAL_CIFAR10, "--subset", "128", "--test-subset", "128",
                       "--epochs", "1", "--output-dir", run_dir)
     summary, rows = _check_run(proc, run_dir, epochs=1, params=None, macs=None)
     arguments = summary["arguments"]
