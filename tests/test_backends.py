@@ -25,6 +25,6 @@ def test_unit_tests_pass_on(backend):
                            # tested once; here they train, and LeNet saves and loads its grey-image model.
                            "tests/test_models.py", "tests/test_zoo.py",
                            "-k", "(not test_models and not test_zoo) or one_training_step or (grey and lenet)"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert re.search(r"\b\d+ passed\b", proc.stdout) and not re.search(r"\b\d+ (failed|error)", proc.stdout)
