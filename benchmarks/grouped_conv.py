@@ -46,12 +46,23 @@ NETWORKS = [
 WARMUP = 2
 
 
+def compiled(model, jit):
+    """``model`` compiled for timing: SGD with momentum, cross-entropy, its step compiled as ``jit`` says."""
+    model.compile(keras.optimizers.SGD(0.01, momentum=0.9), "sparse_categorical_crossentropy", jit_compile=jit)
+    return model
+
+
 def layer_model(layer, side, channels, jit):
     inputs = keras.Input((side, side, channels))
     outputs = keras.layers.Dense(10, activation="softmax")(keras.layers.GlobalAveragePooling2D()(layer(inputs)))
-    model = keras.Model(inputs, outputs)
-    model.compile(keras.optimizers.SGD(0.01, momentum=0.9), "sparse_categorical_crossentropy", jit_compile=jit)
-    return model
+    return compiled(keras.Model(inputs, outputs), jit)
+
+
+def network(module, kwargs, jit):
+    """A script's network with ``kwargs`` (and the script's weight decay, if it takes one), seeded, compiled for
+    timing."""
+    keras.utils.set_random_seed(0)
+    return compiled(build(module, _Random, kwargs), jit)
 
 
 def step_ms(model, steps, batch):
@@ -91,11 +102,7 @@ def main():
         ms = {}
         for kind, one_by_one in (("keras", False), ("grouped_conv2d", grouped_conv._groups_one_by_one())):
             grouped_conv._groups_one_by_one = lambda answer=one_by_one: answer  # read when a step is traced
-            keras.utils.set_random_seed(0)
-            model = build(module, _Random, kwargs)  # with the script's weight decay, if it takes one
-            model.compile(keras.optimizers.SGD(0.01, momentum=0.9), "sparse_categorical_crossentropy",
-                          jit_compile=jit)
-            ms[kind] = step_ms(model, args.network_steps, 32)
+            ms[kind] = step_ms(network(module, kwargs, jit), args.network_steps, 32)
         name = f"{script} {' '.join(f'--{k} {v}' for k, v in kwargs.items())}".rstrip()
         networks.append({"script": script, "arguments": kwargs, "ms_keras": ms["keras"],
                          "ms_grouped_conv2d": ms["grouped_conv2d"], "speed_up": ms["keras"] / ms["grouped_conv2d"]})

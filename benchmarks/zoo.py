@@ -22,10 +22,9 @@ sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 sys.path.insert(0, os.path.join(ROOT, "results"))
 from cifar_common import cli, devices, macs, train  # noqa: E402  (cifar_common first: TF's CPU kernels)
 import keras  # noqa: E402
-from grouped_conv import step_ms  # noqa: E402
-from plain_keras import build, model_flags  # noqa: E402
+from grouped_conv import network, step_ms  # noqa: E402
+from plain_keras import model_flags  # noqa: E402
 from rows import BY_NAME, ROWS  # noqa: E402
-from step import _Random  # noqa: E402
 
 BATCH = 128
 STEPS_PER_EPOCH = 391  # ceil(50000 / 128)
@@ -48,9 +47,7 @@ def main():
     timed = []
     for row in sorted(rows, key=lambda row: row.macs):
         module = train.import_script(os.path.join(ROOT, row.script))
-        keras.utils.set_random_seed(0)
-        model = build(module, _Random, model_flags(module.build_model, list(row.args), p.error))
-        model.compile(keras.optimizers.SGD(0.01, momentum=0.9), "sparse_categorical_crossentropy", jit_compile=jit)
+        model = network(module, model_flags(module.build_model, list(row.args), p.error), jit)
         ms = step_ms(model, args.steps, BATCH)
         seconds = ms * STEPS_PER_EPOCH / 1000
         timed.append({"row": row.name, "command": row.command, "parameters": model.count_params(),
