@@ -7,7 +7,7 @@ import pytest
 
 from conftest import REAL_CIFAR10, run_script
 from test_scripts import _check_run
-from test_zoo import SMALLEST
+from test_zoo import SMALLEST, flag_words
 
 
 @pytest.mark.skipif(not os.path.isdir(REAL_CIFAR10),
@@ -15,8 +15,7 @@ from test_zoo import SMALLEST
 @pytest.mark.parametrize("script,flags", SMALLEST, ids=lambda v: str(v))
 def test_an_epoch_on_real_data_with_the_zoos_recipe(script, flags, tmp_path):
     run_dir = str(tmp_path / "run")
-    words = [w for name, value in flags.items() for w in (f"--{name.replace('_', '-')}", str(value))]
-    proc = run_script(script, *words, "--data-dir", REAL_CIFAR10, "--subset", "128", "--test-subset", "128",
+    proc = run_script(script, *flag_words(flags), "--data-dir", REAL_CIFAR10, "--subset", "128", "--test-subset", "128",
                       "--epochs", "1", "--output-dir", run_dir)
     summary, rows = _check_run(proc, run_dir, epochs=1, params=None, macs=None)
     arguments = summary["arguments"]
