@@ -251,7 +251,7 @@ def zoo(path, rows=None):
 
 def speedrun(path, results_dir=RESULTS):
     """The speed-run's runs filed in results/speedrun-N/: each epoch's test accuracy (one view of each image),
-    and each run's final test accuracy (over six views from step 6 on) at its epochs. Returns the rows drawn."""
+    and each run's final test accuracy (over two views, six from step 6 on) at its epochs. Returns the rows drawn."""
     plt = _pyplot()
     colors = plt.get_cmap("tab10")
     fig, (curves, finals) = plt.subplots(1, 2, figsize=(13, 4.2))
@@ -274,7 +274,7 @@ def speedrun(path, results_dir=RESULTS):
         ax.grid(alpha=0.3)
         ax.set(xlabel="epoch", xlim=(0, longest + 1), ylim=(bottom, 95.5))
     curves.set(ylabel="test accuracy (%), one view", title="each epoch of each run")
-    finals.set(ylabel="final test accuracy (%)", title="each run's final figure (six views from step 6 on)")
+    finals.set(ylabel="final test accuracy (%)", title="each run's final figure (two views; six from step 6 on)")
     curves.legend(fontsize=7, loc="lower right")
     _save(fig, path)
     return drawn
