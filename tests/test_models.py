@@ -72,7 +72,7 @@ TINY = [
     ("wrn/Wide_ResNet_keras.py", {"depth": 10, "width": 1, "dropout": 0.3}),
     ("pyramidnet/PyramidNet_keras.py", {"depth": 8, "alpha": 8.0, "shakedrop": 0.5}),
     ("pyramidnet/PyramidNet_keras.py", {"depth": 11, "alpha": 8.0, "block": "bottleneck"}),
-    ("shake_shake/ShakeShake_keras.py", {"depth": 8, "width": 4}),
+    ("shake_shake/ShakeShake_keras.py", {"depth": 8, "width": 16}),
 ]
 
 

@@ -13,14 +13,16 @@ from cifar_common import cli, train
 
 # Each script at a size that trains in seconds, with its new parts on: ShakeDrop, shake-shake, bottleneck
 # blocks, dropout. The new scripts on every backend; the ResNet's new block and the WRN's dropout, plain Keras
-# layers that tests/test_backends.py trains on the other backends, on TensorFlow.
+# layers that tests/test_backends.py trains on the other backends, on TensorFlow. Shake-shake is as wide as 16
+# (its strided 1x1 shortcuts see 16 and 32 channels): with fewer than 16, PyTorch's oneDNN can hang in their
+# weight gradient (uxlfoundation/oneDNN#6035, channels-last 1x1 convolutions of stride 2).
 SMALL = [
     ("pyramidnet/PyramidNet_keras.py", ["--depth", "8", "--alpha", "8", "--shakedrop", "0.5"], "tensorflow"),
     ("pyramidnet/PyramidNet_keras.py", ["--depth", "8", "--alpha", "8", "--shakedrop", "0.5"], "jax"),
     ("pyramidnet/PyramidNet_keras.py", ["--depth", "8", "--alpha", "8", "--shakedrop", "0.5"], "torch"),
-    ("shake_shake/ShakeShake_keras.py", ["--depth", "8", "--width", "4"], "tensorflow"),
-    ("shake_shake/ShakeShake_keras.py", ["--depth", "8", "--width", "4"], "jax"),
-    ("shake_shake/ShakeShake_keras.py", ["--depth", "8", "--width", "4"], "torch"),
+    ("shake_shake/ShakeShake_keras.py", ["--depth", "8", "--width", "16"], "tensorflow"),
+    ("shake_shake/ShakeShake_keras.py", ["--depth", "8", "--width", "16"], "jax"),
+    ("shake_shake/ShakeShake_keras.py", ["--depth", "8", "--width", "16"], "torch"),
     ("resnet/ResNet_keras.py", ["--depth", "11", "--block", "bottleneck"], "tensorflow"),
     ("wrn/Wide_ResNet_keras.py", ["--depth", "10", "--width", "1", "--dropout", "0.3"], "tensorflow"),
 ]
@@ -60,7 +62,7 @@ def test_lr_steps_write_out_a_step_decay_in_epochs_of_the_run(small_cifar10, tmp
 
 def test_shake_shake_anneals_its_rate_by_a_cosine_from_0_2(small_cifar10, tmp_path):
     run_dir = str(tmp_path / "run")
-    proc = run_script("shake_shake/ShakeShake_keras.py", "--depth", "8", "--width", "4", "--epochs", "4",
+    proc = run_script("shake_shake/ShakeShake_keras.py", "--depth", "8", "--width", "16", "--epochs", "4",
                       "--data-dir", small_cifar10, "--subset", "16", "--batch-size", "16", "--output-dir", run_dir)
     summary, _ = _check_run(proc, run_dir, epochs=4, params=None, macs=None)
     assert (summary["arguments"]["lr"], summary["arguments"]["weight_decay"]) == (0.2, 5e-5)
