@@ -56,7 +56,8 @@ WEIGHT_DECAY = 5e-5  # PyTorch's weight_decay=1e-4
 DEPTH = 26
 WIDTH = 32
 MODEL_FLAGS = {"depth": (DEPTH, "layers, 6n+2 (26: four blocks a stage)"),
-               "width": (WIDTH, "channels of each branch in the first stage: 32, 64, 96 for 2x32d, 2x64d, 2x96d")}
+               "width": (WIDTH, "channels of each branch in the first stage: 32, 64, 96 for 2x32d, 2x64d, "
+                                   "2x96d (at least 16 on PyTorch's CPU)")}
 
 
 def conv(filters, size, stride, l2):
@@ -118,6 +119,11 @@ if __name__ == "__main__":
     args = train.parse_args(__doc__, epochs=EPOCHS, batch_size=BATCH_SIZE, lr=LEARNING_RATE,
                             weight_decay=WEIGHT_DECAY, lr_schedule=LR_SCHEDULE, model_flags=MODEL_FLAGS)
     with train.Run(args) as run:  # loads the data; sets up devices, precision and seed; one-line errors
+        if run.hardware.names == ["cpu"] and run.hardware.backend == "torch" and args.width < 16:
+            # PyTorch's CPU kernels (oneDNN) hang or miscompute the weight gradient of a strided 1x1
+            # convolution of fewer than 16 channels in, which the shortcuts of --width 8 and below are.
+            raise train.OptionError(f"--width {args.width}: at least 16 on PyTorch's CPU (its strided 1x1 "
+                                    "convolutions of fewer channels hang); use TensorFlow or JAX")
         model = build_model(run.data, args.weight_decay, args.depth, args.width)
         model = regularisers.insert(model, args)  # --cutout, --random-erasing, --mixup, --cutmix, if given
         model.compile(optimizer=keras.optimizers.SGD(args.lr, momentum=0.9, nesterov=True,

@@ -15,14 +15,14 @@ import pytest
 from conftest import ROOT
 
 GROUPS = {
-    "layers": ["test_augment.py", "test_regularisers.py", "test_shake.py", "test_grouped_conv.py",
-               "test_transformer.py", "test_initializers.py"],
-    "training": ["test_schedules.py", "test_lookahead.py", "test_tta.py", "test_optimizers.py", "test_losses.py",
-                 "test_freeze.py"],
+    "layers": ["tests/test_augment.py", "tests/test_regularisers.py", "tests/test_shake.py",
+               "tests/test_grouped_conv.py", "tests/test_transformer.py", "tests/test_initializers.py"],
+    "training": ["tests/test_schedules.py", "tests/test_lookahead.py", "tests/test_tta.py",
+                 "tests/test_optimizers.py", "tests/test_losses.py", "tests/test_freeze.py"],
     # The models' structure (sizes, MACs, groups) and the zoo's saving are the same on every backend and
     # tested once; here the models train, and LeNet saves and loads its grey-image model.
-    "models": ["test_models.py", "-k", "one_training_step or (grey and lenet)"],
-    "zoo": ["test_zoo.py", "-k", "one_training_step"],
+    "models": ["tests/test_models.py", "-k", "one_training_step or (grey and lenet)"],
+    "zoo": ["tests/test_zoo.py", "-k", "one_training_step"],
 }
 
 
@@ -30,8 +30,7 @@ GROUPS = {
 @pytest.mark.parametrize("group", GROUPS)
 def test_unit_tests_pass_on(backend, group):
     env = {**os.environ, "KERAS_BACKEND": backend}
-    files = [os.path.join("tests", word) if word.endswith(".py") else word for word in GROUPS[group]]
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *files],
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *GROUPS[group]],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert re.search(r"\b\d+ passed\b", proc.stdout) and not re.search(r"\b\d+ (failed|error)", proc.stdout)

@@ -15,7 +15,8 @@ from cifar_common import cli, train
 # blocks, dropout. The new scripts on every backend; the ResNet's new block and the WRN's dropout, plain Keras
 # layers that tests/test_backends.py trains on the other backends, on TensorFlow. Shake-shake is as wide as 16
 # (its strided 1x1 shortcuts see 16 and 32 channels): with fewer than 16, PyTorch's oneDNN can hang in their
-# weight gradient (uxlfoundation/oneDNN#6035, channels-last 1x1 convolutions of stride 2).
+# weight gradient (uxlfoundation/oneDNN#6035, channels-last 1x1 convolutions of stride 2), and the script
+# refuses such a width on PyTorch's CPU.
 SMALL = [
     ("pyramidnet/PyramidNet_keras.py", ["--depth", "8", "--alpha", "8", "--shakedrop", "0.5"], "tensorflow"),
     ("pyramidnet/PyramidNet_keras.py", ["--depth", "8", "--alpha", "8", "--shakedrop", "0.5"], "jax"),
@@ -109,4 +110,12 @@ def test_bad_input_is_one_line_and_writes_nothing(script, flags, needles, small_
         assert proc.returncode == 0, proc.stderr[-2000:]
     else:
         one_line_error(proc, *needles)
+    assert not run_dir.exists()
+
+
+def test_shake_shake_refuses_a_width_below_16_on_pytorchs_cpu(small_cifar10, tmp_path):
+    run_dir = tmp_path / "run"
+    proc = run_script("shake_shake/ShakeShake_keras.py", "--width", "8", "--depth", "8", "--data-dir", small_cifar10,
+                      "--epochs", "1", "--output-dir", str(run_dir), backend="torch")
+    one_line_error(proc, "--width 8", "at least 16 on PyTorch's CPU")
     assert not run_dir.exists()
