@@ -408,10 +408,12 @@ class Backup(keras.callbacks.Callback):
     place; and it writes a .weights.h5 file with HDF5, which crashes the process on a full disk.
     """
 
-    def __init__(self, run_dir, writes=True):
+    def __init__(self, run_dir, writes=True, clock=None):
         super().__init__()
         self.backup_dir = os.path.join(run_dir, BACKUP)
         self.writes = writes  # with several processes, all restore; process 0 alone saves and removes
+        self.clock = clock  # the run's wall seconds so far, kept with each checkpoint
+        self.wall_seconds = None  # what the restored checkpoint kept (None: none, or one older than the record)
 
     def restore(self, model):
         """Loads the newest usable checkpoint into the compiled ``model``; returns its epoch (0: none)."""
@@ -421,7 +423,7 @@ class Backup(keras.callbacks.Callback):
             if not os.path.isdir(folder):
                 continue
             try:
-                epoch = self._load(model, folder)
+                epoch, self.wall_seconds = self._load(model, folder)
             except Exception as e:  # noqa: BLE001  whatever a damaged file raises (OSError, ValueError...)
                 damage.append(f"{name}/: {_one_line(e)}")
                 continue
@@ -436,11 +438,13 @@ class Backup(keras.callbacks.Callback):
     @staticmethod
     def _load(model, folder):
         epoch = _read_checkpoint_epoch(folder)
+        with open(os.path.join(folder, METADATA)) as f:
+            wall_seconds = json.load(f).get("wall_seconds")
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)  # its variables are in the checkpoint
         path = os.path.join(folder, CHECKPOINT)
         model.load_weights(path if os.path.exists(path) else os.path.join(folder, OLD_CHECKPOINT))
-        return epoch
+        return epoch, wall_seconds if isinstance(wall_seconds, (int, float)) else None
 
     def on_epoch_end(self, epoch, logs=None):
         if not self.writes:
@@ -452,7 +456,8 @@ class Backup(keras.callbacks.Callback):
         except OSError as e:
             raise WriteError(new, e) from None
         save_model(self.model, os.path.join(new, CHECKPOINT))
-        write_text(os.path.join(new, METADATA), json.dumps({"epoch": epoch + 1}))
+        metadata = {"epoch": epoch + 1, **({"wall_seconds": round(self.clock(), 1)} if self.clock else {})}
+        write_text(os.path.join(new, METADATA), json.dumps(metadata))
         try:
             shutil.rmtree(previous, ignore_errors=True)
             if os.path.isdir(latest):

@@ -383,6 +383,7 @@ class Run:
         self.dtype_policy = None
         self.jit_compile = None
         self._started = time.perf_counter()
+        self._wall_before = 0.0  # a resumed run's seconds before this invocation, to the backup it resumes from
         self.code = _code()  # before the run folder exists: a folder inside the checkout is not a change
         self._scope = contextlib.ExitStack()
 
@@ -561,10 +562,14 @@ class Run:
         if tta is not None and self.cluster:
             raise OptionError("test-time augmentation with several processes is not supported; train in one "
                               "process")
-        backup = run_folder.Backup(self.folder, writes=self.writes)  # for --resume: two checkpoints
+        # For --resume: two checkpoints, each with the run's wall seconds so far.
+        backup = run_folder.Backup(self.folder, writes=self.writes, clock=self._wall_seconds)
         # A resumed run loads its backup before it writes anything: a backup that is not usable leaves the
         # folder as it was.
         restored = backup.restore(model) if args.resume else 0
+        if args.resume:  # a backup older than that record: the restored epochs' own seconds
+            self._wall_before = (backup.wall_seconds if backup.wall_seconds is not None
+                                 else sum(r["seconds"] for r in self.previous_rows[:restored]))
         self._training = True
         summary = self._start_summary(model)
         self._print_start(model, summary, restored)
@@ -719,6 +724,8 @@ class Run:
         if args.resume:
             summary["resumed_with"] = [*previous.get("resumed_with", []), _command()]
             summary["resumed_code"] = [*previous.get("resumed_code", []), self.code]
+            # The run's seconds before each resumed process (its wall_seconds then adds them all up).
+            summary["resumed_after_seconds"] = [*previous.get("resumed_after_seconds", []), round(self._wall_before, 1)]
         summary["started"] = previous.get("started") or time.strftime("%Y-%m-%dT%H:%M:%S%z")
         if self.writes:
             run_folder.write_summary(self.folder, summary)
@@ -747,7 +754,7 @@ class Run:
                 f", its outputs averaged over {views} views of each test image (test-time augmentation)"
                 if views else ""),
             "training_steps": self.total_steps,
-            "wall_seconds": round(time.perf_counter() - self._started, 1),
+            "wall_seconds": round(self._wall_seconds(), 1),
             "training_seconds": round(sum(r["seconds"] for r in rows), 1),
             "seconds_per_epoch": round(statistics.median(r["seconds"] for r in rows[1:] or rows), 3),
             "train_images_per_second": (round(len(self.data.x_train) / statistics.median(steady)) if steady
@@ -756,6 +763,11 @@ class Run:
             "warnings": self._dead.warnings if self._dead else [],  # a dead network's epochs (one process)
         })
         run_folder.write_summary(self.folder, summary)
+
+    def _wall_seconds(self):
+        """The run's seconds from its start to now, over all its invocations: each one before this counts up to
+        the backup that the next resumed from (work lost to an interruption is not counted)."""
+        return self._wall_before + time.perf_counter() - self._started
 
     def _print_start(self, model, summary, restored):
         backend = keras.backend.backend()

@@ -147,7 +147,18 @@ def table(results_dir=HERE):
     return "\n".join([header] + [line(row, runs(row, results_dir)) for row in ROWS])
 
 
-def speedrun_line(row, summaries):
+def run_seconds(folder, summary):
+    """A run's wall seconds over all its processes. A resumed run's summary adds them up; one that predates
+    that record (no ``resumed_after_seconds``) holds its last process's only, so its restored epochs' own
+    seconds are added, as the training code does for a backup without the record."""
+    if "resumed_with" not in summary or "resumed_after_seconds" in summary:
+        return summary["wall_seconds"]
+    restored = run_folder.read_history(folder)[:summary["resumed_from_epoch"]]
+    return summary["wall_seconds"] + sum(r["seconds"] for r in restored)
+
+
+def speedrun_line(row, runs_of_row):
+    summaries = [summary for _, summary in runs_of_row]
     adds = row.model.split(": ", 1)[1].rsplit(", ", 1)[0]  # "+ whitening" of "Speed-run 1: + whitening, 21 epochs"
     cells = [row.name.rsplit("-", 1)[1], adds, f"{row.epochs:g}", f"[{row.reference:.2f} %]({row.published})"]
     if not summaries:
@@ -157,7 +168,7 @@ def speedrun_line(row, summaries):
         ours = f"{final[0]:.2f} %"
     else:
         ours = f"mean {statistics.mean(final):.2f} % ({min(final):.2f} to {max(final):.2f})"
-    minutes = ", ".join(f"{s['wall_seconds'] / 60:.1f}" for s in summaries)
+    minutes = ", ".join(f"{run_seconds(folder, s) / 60:.1f}" for folder, s in runs_of_row)
     machines = sorted({f"{s['machine']}; {s['backend']} {s.get('backend_version', '')} + Keras {s['keras_version']}"
                        for s in summaries})
     return "| " + " | ".join(cells + [ours, str(len(summaries)), minutes, "; ".join(machines)]) + " |"
@@ -166,7 +177,7 @@ def speedrun_line(row, summaries):
 def speedrun_table(results_dir=HERE):
     header = ("| step | adds | epochs | reference (upstream, A100) | ours: final test accuracy | runs "
               "| minutes a run | machine |\n" + "| --- " * 8 + "|")
-    return "\n".join([header] + [speedrun_line(row, runs(row, results_dir)) for row in SPEEDRUN])
+    return "\n".join([header] + [speedrun_line(row, filed_runs(row, results_dir)) for row in SPEEDRUN])
 
 
 def ablation_table(results_dir=HERE):

@@ -70,6 +70,16 @@ def test_speedrun_table_is_the_one_results_gives(tmp_path):
     assert "| mean 94.02 % (93.94 to 94.10) | 2 | 33.5, 20.0 |" in line
 
 
+def test_a_resumed_runs_minutes_count_every_process():
+    """Speed-run 4 was cut after its third epoch and resumed by a process that did not yet add up the time
+    before it: its minutes still count all of it, so they exceed its epochs' own training seconds."""
+    folder, summary = table.filed_runs(rows.BY_NAME["speedrun-4"], os.path.join(ROOT, "results"))[0]
+    assert summary["resumed_from_epoch"] == 3 and "resumed_after_seconds" not in summary
+    assert summary["wall_seconds"] < summary["training_seconds"] < table.run_seconds(folder, summary)
+    # A summary that records the seconds before its resumed process already adds them up.
+    assert table.run_seconds(folder, {**summary, "resumed_after_seconds": [1142.0]}) == summary["wall_seconds"]
+
+
 def test_the_speedrun_figure_draws_the_filed_runs(tmp_path):
     filed = [row.name for row in rows.ROWS if row.name.startswith("speedrun-")
              and os.path.isdir(os.path.join(ROOT, "results", row.name))]

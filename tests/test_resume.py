@@ -36,11 +36,18 @@ def test_killed_run_resumes_where_it_stopped(small_cifar10, tmp_path):
     assert summary_of(run_dir)["finished"] is False
     assert os.path.isdir(os.path.join(run_dir, "backup"))
 
+    with open(os.path.join(run_dir, "backup", "latest", "training_metadata.json")) as f:
+        before = json.load(f)["wall_seconds"]  # the killed process's seconds, to its last backup
     # A machine flag may change on resume: --jit (on is what auto gives on JAX, so the run is the same).
+    started = time.perf_counter()
     resumed = run_script("lenet/LeNet_dp_da_wd_keras.py", "--resume", run_dir, "--jit", "on", backend="jax",
                          cwd=str(tmp_path))
+    resumed_seconds = time.perf_counter() - started
     check_ok(resumed)
     summary = summary_of(run_dir)
+    # The run's wall time adds both processes' (the killed one's up to its backup): more than its epochs'.
+    assert before > 0 and before < summary["wall_seconds"] < before + resumed_seconds
+    assert summary["wall_seconds"] > summary["training_seconds"]
     assert summary["arguments"]["data_dir"] == os.path.abspath(small_cifar10)
     assert summary["command"].endswith(f"--data-dir {os.path.basename(small_cifar10)} --subset 1024 --epochs "
                                        f"{EPOCHS} --output-dir {run_dir}")  # as typed
@@ -184,6 +191,32 @@ def test_a_damaged_backup_falls_back_to_the_earlier_checkpoint(damage, killed_ru
     run_dir = _damaged_copy(killed_run, tmp_path, damage)
     resumed = _resumed_to_the_end(run_dir, EPOCHS)
     assert "the last backup was damaged" in resumed.stdout and "resuming from the one before it" in resumed.stdout
+
+
+def test_a_backup_older_than_the_wall_time_record_counts_the_restored_epochs_seconds(killed_run, tmp_path):
+    """Checkpoints once kept only their epoch: the time before the resumed process is then its restored epochs'
+    own seconds (a lower bound: their start-up is not counted). Here each is set to 100 s in the history."""
+    run_dir = str(tmp_path / "run")
+    shutil.copytree(killed_run, run_dir)
+    with open(os.path.join(run_dir, "history.csv"), newline="") as f:
+        rows = list(csv.DictReader(f))
+    with open(os.path.join(run_dir, "history.csv"), "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({**r, "seconds": "100.0"} for r in rows)
+    for name in ("latest", "previous"):
+        with open(os.path.join(run_dir, "backup", name, "training_metadata.json"), "r+") as f:
+            metadata = json.load(f)
+            assert metadata.pop("wall_seconds") > 0
+            f.seek(0)
+            f.truncate()
+            json.dump(metadata, f)
+    started = time.perf_counter()
+    _resumed_to_the_end(run_dir, EPOCHS)
+    resumed_seconds = time.perf_counter() - started
+    summary = summary_of(run_dir)
+    before = 100.0 * summary["resumed_from_epoch"]
+    assert before > 0 and before < summary["wall_seconds"] < before + resumed_seconds
 
 
 def test_a_backup_with_nothing_usable_is_one_line_and_keeps_the_history(killed_run, tmp_path):
