@@ -28,6 +28,7 @@ import csv
 import datetime
 import io
 import json
+import math
 import os
 import shutil
 import time
@@ -444,7 +445,9 @@ class Backup(keras.callbacks.Callback):
             model.optimizer.build(model.trainable_variables)  # its variables are in the checkpoint
         path = os.path.join(folder, CHECKPOINT)
         model.load_weights(path if os.path.exists(path) else os.path.join(folder, OLD_CHECKPOINT))
-        return epoch, wall_seconds if isinstance(wall_seconds, (int, float)) else None
+        usable = (isinstance(wall_seconds, (int, float)) and not isinstance(wall_seconds, bool)
+                  and math.isfinite(wall_seconds) and wall_seconds >= 0)
+        return epoch, wall_seconds if usable else None
 
     def on_epoch_end(self, epoch, logs=None):
         if not self.writes:

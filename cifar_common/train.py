@@ -724,8 +724,10 @@ class Run:
         if args.resume:
             summary["resumed_with"] = [*previous.get("resumed_with", []), _command()]
             summary["resumed_code"] = [*previous.get("resumed_code", []), self.code]
-            # The run's seconds before each resumed process (its wall_seconds then adds them all up).
-            summary["resumed_after_seconds"] = [*previous.get("resumed_after_seconds", []), round(self._wall_before, 1)]
+            # The run's seconds before each resumed process (its wall_seconds then adds them all up); None for a
+            # resume by code that did not record them.
+            before = previous.get("resumed_after_seconds", [None] * len(previous.get("resumed_with", [])))
+            summary["resumed_after_seconds"] = [*before, round(self._wall_before, 1)]
         summary["started"] = previous.get("started") or time.strftime("%Y-%m-%dT%H:%M:%S%z")
         if self.writes:
             run_folder.write_summary(self.folder, summary)

@@ -76,6 +76,9 @@ def test_a_resumed_runs_minutes_count_every_process():
     folder, summary = table.filed_runs(rows.BY_NAME["speedrun-4"], os.path.join(ROOT, "results"))[0]
     assert summary["resumed_from_epoch"] == 3 and "resumed_after_seconds" not in summary
     assert summary["wall_seconds"] < summary["training_seconds"] < table.run_seconds(folder, summary)
+    with open(os.path.join(folder, "history.csv")) as f:
+        first_three = [float(line.split(",")[-1]) for line in f.read().splitlines()[1:4]]
+    assert table.run_seconds(folder, summary) == pytest.approx(summary["wall_seconds"] + sum(first_three))
     # A summary that records the seconds before its resumed process already adds them up.
     assert table.run_seconds(folder, {**summary, "resumed_after_seconds": [1142.0]}) == summary["wall_seconds"]
 

@@ -36,8 +36,14 @@ def test_killed_run_resumes_where_it_stopped(small_cifar10, tmp_path):
     assert summary_of(run_dir)["finished"] is False
     assert os.path.isdir(os.path.join(run_dir, "backup"))
 
-    with open(os.path.join(run_dir, "backup", "latest", "training_metadata.json")) as f:
-        before = json.load(f)["wall_seconds"]  # the killed process's seconds, to its last backup
+    # Each checkpoint keeps the run's seconds so far; here they are set to 10000, as if the killed process had
+    # run that long (its own figures are small, close to what the resumed process adds).
+    kept = _checkpoints_wall_seconds(run_dir)
+    assert kept and all(seconds > 0 for seconds in kept.values()), kept
+    if len(kept) == 2:
+        assert kept["previous"] < kept["latest"]
+    before = 10000.0
+    _set_checkpoints_wall_seconds(run_dir, {name: before for name in kept})
     # A machine flag may change on resume: --jit (on is what auto gives on JAX, so the run is the same).
     started = time.perf_counter()
     resumed = run_script("lenet/LeNet_dp_da_wd_keras.py", "--resume", run_dir, "--jit", "on", backend="jax",
@@ -45,9 +51,9 @@ def test_killed_run_resumes_where_it_stopped(small_cifar10, tmp_path):
     resumed_seconds = time.perf_counter() - started
     check_ok(resumed)
     summary = summary_of(run_dir)
-    # The run's wall time adds both processes' (the killed one's up to its backup): more than its epochs'.
-    assert before > 0 and before < summary["wall_seconds"] < before + resumed_seconds
-    assert summary["wall_seconds"] > summary["training_seconds"]
+    # The run's wall time adds both processes' (the killed one's up to its backup).
+    assert summary["resumed_after_seconds"] == [before]
+    assert before < summary["wall_seconds"] < before + resumed_seconds
     assert summary["arguments"]["data_dir"] == os.path.abspath(small_cifar10)
     assert summary["command"].endswith(f"--data-dir {os.path.basename(small_cifar10)} --subset 1024 --epochs "
                                        f"{EPOCHS} --output-dir {run_dir}")  # as typed
@@ -64,6 +70,28 @@ def test_killed_run_resumes_where_it_stopped(small_cifar10, tmp_path):
     assert f"Epoch {restored + 1}/{EPOCHS}" in resumed.stdout and f"Epoch {restored}/{EPOCHS}" not in resumed.stdout
     assert float(rows[-1]["learning_rate"]) == pytest.approx(0.001)  # 0.01, a tenth from 150 of 200 epochs
     assert not os.path.exists(os.path.join(run_dir, "backup"))
+
+
+def _checkpoints_wall_seconds(run_dir):
+    """{checkpoint: the run's seconds it kept} of each checkpoint of the run's backup."""
+    found = {}
+    for name in ("latest", "previous"):
+        path = os.path.join(run_dir, "backup", name, "training_metadata.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                found[name] = json.load(f)["wall_seconds"]
+    return found
+
+
+def _set_checkpoints_wall_seconds(run_dir, seconds):
+    """Rewrites the wall seconds of the checkpoints named in ``seconds`` (None: removes them)."""
+    for name, value in seconds.items():
+        path = os.path.join(run_dir, "backup", name, "training_metadata.json")
+        with open(path) as f:
+            metadata = json.load(f)
+        metadata.pop("wall_seconds")
+        with open(path, "w") as f:
+            json.dump(metadata if value is None else {**metadata, "wall_seconds": value}, f)
 
 
 def test_resume_refuses_a_finished_run_and_other_arguments(small_cifar10, tmp_path):
@@ -188,9 +216,13 @@ def _damaged_copy(killed_run, tmp_path, damage):
     {"latest/training_metadata.json": b"{not json"},  # corrupt metadata
 ], ids=["truncated-weights", "corrupt-weights", "empty-metadata", "corrupt-metadata"])
 def test_a_damaged_backup_falls_back_to_the_earlier_checkpoint(damage, killed_run, tmp_path):
-    run_dir = _damaged_copy(killed_run, tmp_path, damage)
+    run_dir = str(tmp_path / "copy")
+    shutil.copytree(killed_run, run_dir)
+    _set_checkpoints_wall_seconds(run_dir, {"latest": 9000.0, "previous": 5000.0})
+    run_dir = _damaged_copy(run_dir, tmp_path, damage)
     resumed = _resumed_to_the_end(run_dir, EPOCHS)
     assert "the last backup was damaged" in resumed.stdout and "resuming from the one before it" in resumed.stdout
+    assert summary_of(run_dir)["resumed_after_seconds"] == [5000.0]  # the time the loaded checkpoint kept
 
 
 def test_a_backup_older_than_the_wall_time_record_counts_the_restored_epochs_seconds(killed_run, tmp_path):
@@ -204,19 +236,14 @@ def test_a_backup_older_than_the_wall_time_record_counts_the_restored_epochs_sec
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows({**r, "seconds": "100.0"} for r in rows)
-    for name in ("latest", "previous"):
-        with open(os.path.join(run_dir, "backup", name, "training_metadata.json"), "r+") as f:
-            metadata = json.load(f)
-            assert metadata.pop("wall_seconds") > 0
-            f.seek(0)
-            f.truncate()
-            json.dump(metadata, f)
+    _set_checkpoints_wall_seconds(run_dir, {"latest": None, "previous": None})
     started = time.perf_counter()
     _resumed_to_the_end(run_dir, EPOCHS)
     resumed_seconds = time.perf_counter() - started
     summary = summary_of(run_dir)
     before = 100.0 * summary["resumed_from_epoch"]
-    assert before > 0 and before < summary["wall_seconds"] < before + resumed_seconds
+    assert before > 0 and summary["resumed_after_seconds"] == [before]
+    assert before < summary["wall_seconds"] < before + resumed_seconds
 
 
 def test_a_backup_with_nothing_usable_is_one_line_and_keeps_the_history(killed_run, tmp_path):
