@@ -25,7 +25,6 @@ n=100": the mean test accuracy of 100 runs on an A100, with the mirror averaging
   Keras's SGD folds the rate into the velocity at each step, PyTorch's applies each step's rate to the
   whole velocity: the same update at a constant rate, a little different while the rate changes.
 - float32 (upstream: float16 on the GPU, BatchNorm in float32); ``--mixed-precision`` gives bfloat16.
-- Keras's GELU is the tanh approximation (PyTorch's nn.GELU the exact erf one; they differ by under 0.0005).
 - the images are standardised with the training set's own channel statistics, which upstream rounds to four
   digits; the shifts and flips are drawn inside the compiled model (upstream: on the batch, beforehand).
 
