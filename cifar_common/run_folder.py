@@ -336,13 +336,19 @@ def _check_epochs(epochs, path):
                       "edited by hand?)")
 
 
-def _read_checkpoint_epoch(folder):
-    """The epoch a checkpoint folder of backup/ holds, from its metadata (which may be damaged: raises)."""
+def _read_checkpoint_metadata(folder):
+    """The metadata of a checkpoint folder of backup/, its epoch checked (it may be damaged: raises)."""
     with open(os.path.join(folder, METADATA)) as f:
-        epoch = json.load(f)["epoch"]
+        metadata = json.load(f)
+    epoch = metadata["epoch"]
     if not isinstance(epoch, int) or epoch < 0:
         raise ValueError(f"{METADATA}: epoch {epoch!r}")
-    return epoch
+    return metadata
+
+
+def _read_checkpoint_epoch(folder):
+    """The epoch a checkpoint folder of backup/ holds, from its metadata (which may be damaged: raises)."""
+    return _read_checkpoint_metadata(folder)["epoch"]
 
 
 def _checkpoint_epoch(folder):
@@ -438,9 +444,8 @@ class Backup(keras.callbacks.Callback):
 
     @staticmethod
     def _load(model, folder):
-        epoch = _read_checkpoint_epoch(folder)
-        with open(os.path.join(folder, METADATA)) as f:
-            wall_seconds = json.load(f).get("wall_seconds")
+        metadata = _read_checkpoint_metadata(folder)
+        epoch, wall_seconds = metadata["epoch"], metadata.get("wall_seconds")
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)  # its variables are in the checkpoint
         path = os.path.join(folder, CHECKPOINT)
