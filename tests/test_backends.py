@@ -2,7 +2,7 @@
 augmentation, optimizers, losses, freezing, regularisers, shake-shake and ShakeDrop, grouped convolutions,
 the transformer's tables, one training step of every architecture) once more on JAX and on PyTorch: the
 suite itself runs on the default backend, TensorFlow. A test runs a group of files on one backend, so that a
-failure names both and no run comes near its time limit (the zoo's steps on JAX take about 9 minutes on a
+failure names both and no run comes near its time limit (the zoo's steps on JAX take about 7 minutes on a
 2-core CPU)."""
 
 import os
