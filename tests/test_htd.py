@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, check_ok, one_line_error, run_script, summary_of
+from conftest import ROOT, check_ok, one_line_error, run_in_process, run_script, summary_of
 
 STUDY = "htd/ResNet_schedules_keras.py"
 RUNS = {"step": 1, "cosine": 1, "htd": 2}
@@ -84,10 +84,10 @@ def test_study_never_overwrites_a_run(study, tiny_cifar10):
     one_line_error(proc, "--htd-lower 3", "below")
 
 
-def test_study_help_explains_its_flags():
-    proc = run_script(STUDY, "--help")
-    check_ok(proc)
-    text = " ".join(proc.stdout.split())
+def test_study_help_explains_its_flags(capsys):
+    code, out, err = run_in_process(STUDY, "--help", capsys=capsys)
+    assert code == 0, err
+    text = " ".join(out.split())
     for needle in ("--runs N", "--htd-lower L", "--htd-upper U", "--depth N", "(default: 50)", "(default: -6)",
                    "(default: 3)", "(default: htd)", "seed-<seed>"):
         assert needle in text, needle

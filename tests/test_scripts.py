@@ -8,7 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import LENET_SCRIPTS, ROOT, check_ok, one_line_error, run_script, summary_of
+from conftest import (LENET_SCRIPTS, ROOT, check_ok, one_line_error, run_in_process, run_script,
+                      summary_of)
 
 HISTORY_COLUMNS = ["epoch", "learning_rate", "loss", "accuracy", "test_loss", "test_accuracy", "seconds"]
 
@@ -71,9 +72,10 @@ def _check_saved_model(run_dir, data_dir, summary):
     assert accuracy == pytest.approx(summary["test_accuracy"], abs=1e-6)
 
 
-def test_architecture_help_shows_its_own_flags(small_cifar10):
-    proc = run_script("densenet/DenseNet_keras.py", "--help")
-    text = " ".join(proc.stdout.split())
+def test_architecture_help_shows_its_own_flags(small_cifar10, capsys):
+    code, out, _ = run_in_process("densenet/DenseNet_keras.py", "--help", capsys=capsys)
+    text = " ".join(out.split())
+    assert code == 0
     assert "--depth N" in text and "--growth-rate N" in text and "(default: 100)" in text and "(default: 250)" in text
     proc = run_script("resnet/ResNet_keras.py", "--depth", "21", "--data-dir", small_cifar10)
     one_line_error(proc, "--depth 21", "6n+2")
@@ -99,10 +101,10 @@ def test_jit_flag_overrides_keras_choice(backend, jit, compiled, step, small_cif
     assert step in proc.stdout
 
 
-def test_help_explains_every_flag_with_the_script_defaults():
-    proc = run_script("lenet/LeNet_dp_da_wd_keras.py", "--help")
-    check_ok(proc)
-    text = " ".join(proc.stdout.split())
+def test_help_explains_every_flag_with_the_script_defaults(capsys):
+    code, out, err = run_in_process("lenet/LeNet_dp_da_wd_keras.py", "--help", capsys=capsys)
+    assert code == 0, err
+    text = " ".join(out.split())
     for flag in ("--epochs", "--batch-size", "--lr", "--weight-decay", "--lr-schedule", "--dataset", "--data-dir",
                  "--subset", "--val-split", "--output-dir", "--seed", "--gpus", "--cpu-replicas", "--jit",
                  "--mixed-precision", "--test-subset", "--summary",
@@ -111,8 +113,8 @@ def test_help_explains_every_flag_with_the_script_defaults():
     for default in ("(default: 200)", "(default: 128)", "(default: 0.01)", "(default: 0.0001)", "(default: step)"):
         assert default in text, default
     assert "weight decay" in text.lower()  # the docstring: what the script adds
-    proc = run_script("lenet/LeNet_keras.py", "--help")
-    assert "(default: 0.0)" in " ".join(proc.stdout.split())
+    code, out, _ = run_in_process("lenet/LeNet_keras.py", "--help", capsys=capsys)
+    assert code == 0 and "(default: 0.0)" in " ".join(out.split())
 
 
 def test_tensorflow_start_up_lines_are_quiet_unless_asked_for():

@@ -48,11 +48,11 @@ def test_every_step_trains_end_to_end(step, small_cifar10, tmp_path):
     assert summary["arguments"]["epochs"] == 1.5 and summary["arguments"]["batch_size"] == 64
 
 
-def test_every_step_defaults_to_its_ablation_epochs_and_batch():
+def test_every_step_defaults_to_its_ablation_epochs_and_batch(capsys):
     for script, epochs in zip(STEPS, EPOCHS):
-        proc = run_script(f"speedrun/{script}", "--help")
-        check_ok(proc)
-        text = " ".join(proc.stdout.split())
+        code, out, err = run_in_process(f"speedrun/{script}", "--help", capsys=capsys)
+        assert code == 0, err
+        text = " ".join(out.split())
         assert f"(default: {epochs:g})" in text and "(default: 1024)" in text, script
         assert "--lr-schedule" not in text  # the optimizer holds its per-step schedule
 
