@@ -199,6 +199,15 @@ def run_in_process(script, *args, capsys):
     return code, out.out, out.err
 
 
+
+def refusal_in_process(script, *args, capsys):
+    """The one ``: error:`` line of a script refused before it trains, run in this process (see run_in_process):
+    exit status 2, that line alone among the errors, no traceback."""
+    code, _, err = run_in_process(script, *args, capsys=capsys)
+    lines = [line for line in err.splitlines() if ": error:" in line]
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
 def folder_bytes(folder):
     """Every file under ``folder`` and its bytes: to check that a refusal left a folder as it was."""
     found = {}

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from conftest import (REAL_CIFAR10, ROOT, check_ok, official_pickle, one_line_error, run_in_process, run_script,
-                      summary_of)
+from conftest import (REAL_CIFAR10, ROOT, check_ok, official_pickle, one_line_error, refusal_in_process,
+                      run_in_process, run_script, summary_of)
 from cifar_common import train
 
 STEPS = ["step0_baseline_keras.py", "step1_whitening_keras.py", "step2_dirac_keras.py", "step3_bias_rate_keras.py",
@@ -208,10 +208,7 @@ def test_the_last_step_learns_real_cifar10_on_every_backend(backend, real_cifar1
 
 def _refused(capsys, *args):
     """The one line of a refusal that ends the last step before it trains (run in this process)."""
-    code, _, err = run_in_process(os.path.join(ROOT, "speedrun", STEPS[-1]), *args, capsys=capsys)
-    lines = [line for line in err.splitlines() if ": error:" in line]
-    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
+    return refusal_in_process(os.path.join(ROOT, "speedrun", STEPS[-1]), *args, capsys=capsys)
 
 
 def test_a_batch_the_data_cannot_fill_is_one_line_and_writes_nothing(small_cifar10, tmp_path, capsys):
