@@ -173,12 +173,17 @@ def check_ok(proc):
 
 def one_line_error(proc, *needles):
     """The process failed on bad input the way the scripts promise: exit 2, one ``: error:`` line on stderr
-    holding each of ``needles``, no traceback."""
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if ": error:" in line]
-    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    holding each of ``needles``, no traceback. Returns that line."""
+    return _the_one_error_line(proc.returncode, proc.stderr, needles, proc.stdout + proc.stderr)
+
+
+def _the_one_error_line(code, err, needles, shown):
+    assert code == 2, shown
+    lines = [line for line in err.splitlines() if ": error:" in line]
+    assert len(lines) == 1 and "Traceback" not in err, err
     for needle in needles:
         assert needle in lines[0], lines[0]
+    return lines[0]
 
 
 def run_in_process(script, *args, capsys):
@@ -199,14 +204,12 @@ def run_in_process(script, *args, capsys):
     return code, out.out, out.err
 
 
+def refusal_in_process(script, *args, capsys, needles=()):
+    """one_line_error for a script refused before it trains, run in this process (see run_in_process): exit
+    status 2, one ``: error:`` line holding each of ``needles``, no traceback. Returns that line."""
+    code, out, err = run_in_process(script, *args, capsys=capsys)
+    return _the_one_error_line(code, err, needles, out + err)
 
-def refusal_in_process(script, *args, capsys):
-    """The one ``: error:`` line of a script refused before it trains, run in this process (see run_in_process):
-    exit status 2, that line alone among the errors, no traceback."""
-    code, _, err = run_in_process(script, *args, capsys=capsys)
-    lines = [line for line in err.splitlines() if ": error:" in line]
-    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
 
 def folder_bytes(folder):
     """Every file under ``folder`` and its bytes: to check that a refusal left a folder as it was."""
