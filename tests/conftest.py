@@ -171,14 +171,16 @@ def check_ok(proc):
     assert proc.returncode == 0, f"exit {proc.returncode}\n--- stdout\n{proc.stdout[-3000:]}\n--- stderr\n{proc.stderr[-3000:]}"
 
 
-def one_line_error(proc, *needles):
-    """The process failed on bad input the way the scripts promise: exit 2, one ``: error:`` line on stderr
-    holding each of ``needles``, no traceback. Returns that line."""
-    return _the_one_error_line(proc.returncode, proc.stderr, needles, proc.stdout + proc.stderr)
+def one_line_error(proc, *needles, code=2):
+    """The process failed on bad input the way the scripts promise: exit 2 (or ``code``: 3 for a diverged
+    run, 4 for a full disk), one ``: error:`` line on stderr holding each of ``needles``, no traceback.
+    Returns that line."""
+    return the_one_error_line(proc.returncode, proc.stderr, needles, proc.stdout + proc.stderr, code)
 
 
-def _the_one_error_line(code, err, needles, shown):
-    assert code == 2, shown
+def the_one_error_line(code, err, needles, shown, expected=2):
+    """The check of one_line_error on an exit status and a stderr text; ``shown`` is what a failure prints."""
+    assert code == expected, shown
     lines = [line for line in err.splitlines() if ": error:" in line]
     assert len(lines) == 1 and "Traceback" not in err, err
     for needle in needles:
@@ -208,7 +210,7 @@ def refusal_in_process(script, *args, capsys, needles=()):
     """one_line_error for a script refused before it trains, run in this process (see run_in_process): exit
     status 2, one ``: error:`` line holding each of ``needles``, no traceback. Returns that line."""
     code, out, err = run_in_process(script, *args, capsys=capsys)
-    return _the_one_error_line(code, err, needles, out + err)
+    return the_one_error_line(code, err, needles, out + err)
 
 
 def folder_bytes(folder):

@@ -8,7 +8,7 @@ import types
 
 import pytest
 
-from conftest import ROOT, check_ok, one_line_error
+from conftest import ROOT, check_ok, one_line_error, refusal_in_process
 
 
 def _run(*args, env=None):
@@ -16,7 +16,12 @@ def _run(*args, env=None):
                           env={**os.environ, "KERAS_BACKEND": "tensorflow", **(env or {})})
 
 
-def test_speed_compares_the_collection_with_plain_keras(tmp_path):
+def _refused(capsys, args, *needles):
+    """A benchmark's refusal of bad input, before any work: run in this process (see run_in_process)."""
+    return refusal_in_process(*args, capsys=capsys, needles=needles)
+
+
+def test_speed_compares_the_collection_with_plain_keras(tmp_path, capsys):
     out = tmp_path / "speed.json"
     proc = _run("benchmarks/speed.py", "lenet/LeNet_dp_da_wd_keras.py", "--synthetic",
                 "--steps", "4", "--epochs", "2", "--repeats", "1", "--json", str(out))
@@ -44,12 +49,12 @@ def test_speed_compares_the_collection_with_plain_keras(tmp_path):
     assert report["data"] == "synthetic, 102 test images"  # a fifth of 4 batches of 128: a full epoch's share
     assert "x plain" in proc.stdout
     # A figure file is never overwritten.
-    one_line_error(_run("benchmarks/speed.py", "lenet/LeNet_keras.py", "--synthetic", "--json", str(out)), "exists")
+    _refused(capsys, ("benchmarks/speed.py", "lenet/LeNet_keras.py", "--synthetic", "--json", str(out)), "exists")
 
 
 @pytest.mark.parametrize("script,flags", [("resnet/ResNet_keras.py", ("--depth", "8", "--batch-size", "128")),
                                           ("speedrun/step7_alternating_flip_keras.py", ("--batch-size", "64"))])
-def test_speed_adds_the_plain_pytorch_loop(small_cifar10, tmp_path, script, flags):
+def test_speed_adds_the_plain_pytorch_loop(small_cifar10, tmp_path, script, flags, capsys):
     out = tmp_path / "speed.json"
     proc = _run("benchmarks/speed.py", script, *flags, "--pytorch", "--data-dir", small_cifar10, "--steps", "2",
                 "--epochs", "2", "--repeats", "1", "--json", str(out))
@@ -61,8 +66,8 @@ def test_speed_adds_the_plain_pytorch_loop(small_cifar10, tmp_path, script, flag
         (one_round,) = figures["rounds"]
         assert len(one_round["epoch_seconds"]) == 2 and one_round["train_images"] == 2 * batch, name
     assert report["ratio_to_plain"]["pytorch"] > 0 and report["pytorch_version"].startswith("2.")
-    one_line_error(_run("benchmarks/speed.py", "lenet/LeNet_keras.py", "--pytorch", "--synthetic"),
-                   "--pytorch", "resnet/ResNet_keras.py", "speedrun/step7_alternating_flip_keras.py")
+    _refused(capsys, ("benchmarks/speed.py", "lenet/LeNet_keras.py", "--pytorch", "--synthetic"),
+             "--pytorch", "resnet/ResNet_keras.py", "speedrun/step7_alternating_flip_keras.py")
 
 
 def test_pytorch_airbench94_is_the_speedrun_network():
@@ -138,7 +143,7 @@ def test_pytorch_baseline_has_the_keras_network_and_its_crop():
     assert {f[2] for f in found} == {False, True} and len({f[:2] for f in found}) > 20
 
 
-def test_tf_data_stall_times_both_feeds(small_cifar10, tmp_path):
+def test_tf_data_stall_times_both_feeds(small_cifar10, tmp_path, capsys):
     out = tmp_path / "stall.json"
     proc = _run("benchmarks/tf_data_stall.py", "lenet/LeNet_keras.py", "--data-dir", small_cifar10, "--steps", "2",
                 "--epochs", "2", "--runs", "1", "--json", str(out))
@@ -148,11 +153,11 @@ def test_tf_data_stall_times_both_feeds(small_cifar10, tmp_path):
         (run,) = feeds[feed]["runs"]
         assert len(run["after_training"]) == len(run["after_validation"]) == len(run["epoch_seconds"]) == 2
         assert all(0 <= w < e for w, e in zip(run["after_training"], run["epoch_seconds"]))
-    one_line_error(_run("benchmarks/tf_data_stall.py", "lenet/LeNet_keras.py", "--data-dir", small_cifar10,
-                        "--json", str(out)), "exists")
+    _refused(capsys, ("benchmarks/tf_data_stall.py", "lenet/LeNet_keras.py", "--data-dir", small_cifar10,
+                      "--json", str(out)), "exists")
 
 
-def test_step_times_the_bare_step_with_and_without_the_crop(tmp_path):
+def test_step_times_the_bare_step_with_and_without_the_crop(tmp_path, capsys):
     for flags in ((), ("--no-augment",)):
         out = tmp_path / f"step{len(flags)}.json"
         check_ok(_run("benchmarks/step.py", "resnet/ResNet_keras.py", "--depth", "8", "--steps", "3", *flags,
@@ -160,10 +165,10 @@ def test_step_times_the_bare_step_with_and_without_the_crop(tmp_path):
         report = json.loads(out.read_text())
         assert report["augment"] is not flags and len(report["step_seconds"]) == 3
         assert report["ms_per_step"] == pytest.approx(1000 * sorted(report["step_seconds"])[1], abs=0.1)
-    one_line_error(_run("benchmarks/step.py", "resnet/ResNet_keras.py", "--width", "3"), "--width")
+    _refused(capsys, ("benchmarks/step.py", "resnet/ResNet_keras.py", "--width", "3"), "--width")
 
 
-def test_grouped_conv_times_both_convolutions_of_each_case(tmp_path):
+def test_grouped_conv_times_both_convolutions_of_each_case(tmp_path, capsys):
     out = tmp_path / "grouped.json"
     check_ok(_run("benchmarks/grouped_conv.py", "--steps", "1", "--batch-size", "4", "--network-steps", "0",
                   "--json", str(out)))
@@ -172,16 +177,16 @@ def test_grouped_conv_times_both_convolutions_of_each_case(tmp_path):
     assert [c["case"] for c in report["cases"]] == [c["case"] for c in kept["cases"]] and report["networks"] == []
     assert all(c["ms_keras"] > 0 and c["speed_up"] == pytest.approx(c["ms_keras"] / c["ms_grouped_conv2d"])
                for c in report["cases"])
-    one_line_error(_run("benchmarks/grouped_conv.py", "--json", str(out)), "exists")
+    _refused(capsys, ("benchmarks/grouped_conv.py", "--json", str(out)), "exists")
 
 
-def test_zoo_times_the_rows_it_is_given(tmp_path):
+def test_zoo_times_the_rows_it_is_given(tmp_path, capsys):
     out = tmp_path / "zoo.json"
     check_ok(_run("benchmarks/zoo.py", "zoo-mobilenet-v3-small", "--steps", "1", "--json", str(out)))
     (row,) = json.loads(out.read_text())["rows"]
     assert row["row"] == "zoo-mobilenet-v3-small" and row["parameters"] == 1_855_416
     assert row["seconds_an_epoch"] == pytest.approx(row["ms_a_step"] * 391 / 1000)
-    one_line_error(_run("benchmarks/zoo.py", "zoo-mobilenet-v9"), "zoo-mobilenet-v9", "no such row")
+    _refused(capsys, ("benchmarks/zoo.py", "zoo-mobilenet-v9"), "zoo-mobilenet-v9", "no such row")
 
 
 def test_speed_refuses_an_unknown_model_flag(small_cifar10):
@@ -190,7 +195,7 @@ def test_speed_refuses_an_unknown_model_flag(small_cifar10):
     one_line_error(proc, "plain failed", "--width: not a model flag", "--depth")
 
 
-def test_augment_variants_are_exact_and_timed(tmp_path):
+def test_augment_variants_are_exact_and_timed(tmp_path, capsys):
     out = tmp_path / "variants.json"
     proc = _run("benchmarks/augment_variants.py", "--steps", "2", "--epochs", "2", "--rounds", "1",
                 "--variants", "select,gather_padded", "--json", str(out))
@@ -198,7 +203,7 @@ def test_augment_variants_are_exact_and_timed(tmp_path):
     report = json.loads(out.read_text())
     assert report["exact"] == {v: {"float32": True, "bfloat16": True} for v in ("select", "gather_padded")}
     assert set(report["augmentation_ms_per_batch"]) == {"select", "gather_padded"}
-    one_line_error(_run("benchmarks/augment_variants.py", "--variants", "fft"), "fft")
+    _refused(capsys, ("benchmarks/augment_variants.py", "--variants", "fft"), "fft")
 
 
 _SPREADS = """
@@ -232,7 +237,7 @@ def test_initialiser_gives_the_spread_of_its_keras_version(choice, spread):
         assert largest <= 2 * spread / 0.8796 + 1e-6
 
 
-def test_initialiser_runs_the_script_and_records_itself(small_cifar10, tmp_path):
+def test_initialiser_runs_the_script_and_records_itself(small_cifar10, tmp_path, capsys):
     run_dir = str(tmp_path / "run")
     proc = _run("benchmarks/initialiser.py", "keras21", "lenet/LeNet_keras.py", "--data-dir", small_cifar10,
                 "--subset", "128", "--epochs", "1", "--output-dir", run_dir)
@@ -240,10 +245,10 @@ def test_initialiser_runs_the_script_and_records_itself(small_cifar10, tmp_path)
     assert proc.stdout.strip().splitlines()[-1].startswith("Test accuracy: ")
     with open(os.path.join(run_dir, "summary.json")) as f:
         assert json.load(f)["command"].startswith("python benchmarks/initialiser.py keras21 lenet/LeNet_keras.py")
-    one_line_error(_run("benchmarks/initialiser.py", "keras2", "lenet/LeNet_keras.py"), "keras21")
+    _refused(capsys, ("benchmarks/initialiser.py", "keras2", "lenet/LeNet_keras.py"), "keras21")
 
 
-def test_tensorboard_cost_times_the_callback_against_the_epoch(small_cifar10, tmp_path):
+def test_tensorboard_cost_times_the_callback_against_the_epoch(small_cifar10, tmp_path, capsys):
     out = tmp_path / "tb.json"
     proc = _run("benchmarks/tensorboard_cost.py", "lenet/LeNet_dp_da_wd_keras.py", "--data-dir", small_cifar10,
                 "--subset", "512", "--epochs", "3", "--json", str(out))
@@ -254,7 +259,7 @@ def test_tensorboard_cost_times_the_callback_against_the_epoch(small_cifar10, tm
     assert all(0 < t < e for t, e in zip(report["tensorboard_seconds"], report["epoch_seconds"]))
     assert report["share"] == pytest.approx(report["tensorboard_seconds_per_epoch"] / report["epoch_seconds_median"])
     assert "ms in the first epoch (the graph)" in proc.stdout
-    one_line_error(_run("benchmarks/tensorboard_cost.py", "lenet/LeNet_keras.py", "--json", str(out)), "exists")
+    _refused(capsys, ("benchmarks/tensorboard_cost.py", "lenet/LeNet_keras.py", "--json", str(out)), "exists")
 
 
 def test_the_bfloat16_figures_are_those_of_the_kept_runs_and_step_timings():
@@ -317,7 +322,7 @@ def test_the_xeon_speed_table_is_that_of_its_json():
     assert report["machine"].startswith("Intel(R) Xeon(R)") and report["pytorch_version"] == "2.13.0+cpu"
 
 
-def test_wall_times_a_row_from_start_to_exit(small_cifar10, tmp_path):
+def test_wall_times_a_row_from_start_to_exit(small_cifar10, tmp_path, capsys):
     out = tmp_path / "wall.json"
     runs = tmp_path / "runs"
     proc = _run("benchmarks/wall.py", "speedrun-7", "--seed", "3", "--data-dir", small_cifar10, "--runs-dir",
@@ -334,10 +339,10 @@ def test_wall_times_a_row_from_start_to_exit(small_cifar10, tmp_path):
         report["process_seconds"] - summary["training_seconds"], abs=0.1)
     assert 0 < report["cores_busy"] <= os.cpu_count() + 0.5
     # Neither the figures nor the run folder is overwritten.
-    one_line_error(_run("benchmarks/wall.py", "speedrun-7", "--seed", "3", "--runs-dir", str(runs)), "exists")
-    one_line_error(_run("benchmarks/wall.py", "speedrun-9", "--runs-dir", str(runs)), "speedrun-9")
-    one_line_error(_run("benchmarks/wall.py", "speedrun-7", "--runs-dir", str(runs), "--json",
-                        str(tmp_path / "no" / "w.json")), "--json", "does not exist")
+    _refused(capsys, ("benchmarks/wall.py", "speedrun-7", "--seed", "3", "--runs-dir", str(runs)), "exists")
+    _refused(capsys, ("benchmarks/wall.py", "speedrun-9", "--runs-dir", str(runs)), "speedrun-9")
+    _refused(capsys, ("benchmarks/wall.py", "speedrun-7", "--runs-dir", str(runs), "--json",
+                      str(tmp_path / "no" / "w.json")), "--json", "does not exist")
 
 
 def test_the_speedrun_benchmark_figures_are_those_of_their_json():

@@ -9,7 +9,8 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, check_ok, one_line_error, run_in_process, run_script, summary_of
+from conftest import (ROOT, check_ok, refusal_in_process, run_in_process, run_script, summary_of,
+                      the_one_error_line)
 
 STUDY = "htd/ResNet_schedules_keras.py"
 RUNS = {"step": 1, "cosine": 1, "htd": 2}
@@ -75,13 +76,12 @@ def test_compare_draws_and_tabulates_the_study(study, tmp_path):
     assert [row.split(" | ")[3] for row in rows] == ["1", "1", "2"]
 
 
-def test_study_never_overwrites_a_run(study, tiny_cifar10):
+def test_study_never_overwrites_a_run(study, tiny_cifar10, capsys):
     root, _ = study
-    proc = run_script(STUDY, "--data-dir", tiny_cifar10, "--depth", "8", "--epochs", "1", "--seed", "1",
-                      "--output-dir", str(root / "cifar10" / "htd"))
-    one_line_error(proc, "seed-1", "exists")
-    proc = run_script(STUDY, "--data-dir", tiny_cifar10, "--htd-lower", "3", "--htd-upper", "-6")
-    one_line_error(proc, "--htd-lower 3", "below")
+    refusal_in_process(STUDY, "--data-dir", tiny_cifar10, "--depth", "8", "--epochs", "1", "--seed", "1",
+                       "--output-dir", str(root / "cifar10" / "htd"), capsys=capsys, needles=["seed-1", "exists"])
+    refusal_in_process(STUDY, "--data-dir", tiny_cifar10, "--htd-lower", "3", "--htd-upper", "-6", capsys=capsys,
+                       needles=["--htd-lower 3", "below"])
 
 
 def test_study_help_explains_its_flags(capsys):
@@ -99,13 +99,12 @@ def _check_png(path):
     assert os.path.getsize(path) > 5000
 
 
-def test_plot_schedules(tmp_path):
+def test_plot_schedules(tmp_path, capsys):
     path = tmp_path / "schedules.png"
     proc = run_script("htd/plot_schedules.py", "--epochs", "100", "--lr", "0.05", "--output", str(path))
     check_ok(proc)
     _check_png(path)
-    proc = run_script("htd/plot_schedules.py", "--output", str(path))
-    one_line_error(proc, "exists", "--overwrite")
+    refusal_in_process("htd/plot_schedules.py", "--output", str(path), capsys=capsys, needles=["exists", "--overwrite"])
     check_ok(run_script("htd/plot_schedules.py", "--output", str(path), "--overwrite"))
 
 
@@ -124,7 +123,7 @@ def _fake_run(folder, dataset, schedule, seed, accuracy, epochs=200, depth=50, f
             w.writerow([e, 0.1 / e, 2.0 / e, 0.5, 1.0, accuracy * e / epochs, 1.0])
 
 
-def test_compare_on_synthetic_runs(tmp_path):
+def test_compare_on_synthetic_runs(tmp_path, capsys):
     runs = tmp_path / "runs"
     finals = {("cifar10", "step"): [0.93, 0.931, 0.925], ("cifar10", "htd"): [0.94, 0.935, 0.936],
               ("cifar100", "cosine"): [0.70, 0.71, 0.72]}
@@ -152,13 +151,12 @@ def test_compare_on_synthetic_runs(tmp_path):
     assert rows[("cifar10", "ResNet_schedules_keras depth 20, 20 epochs", "step")].endswith(
         "| 1 | 80.00 % | 80.00 % | 80.00 % | — |")
     assert len(rows) == 4
-    proc = run_script("htd/compare.py", str(runs), "--output-dir", str(out))
-    one_line_error(proc, "comparison", "exists", "--overwrite")
-    proc = run_script("htd/compare.py", str(tmp_path / "nothing-here"))
-    one_line_error(proc, "nothing-here", "no such folder")
+    refusal_in_process("htd/compare.py", str(runs), "--output-dir", str(out), capsys=capsys,
+                       needles=["comparison", "exists", "--overwrite"])
+    refusal_in_process("htd/compare.py", str(tmp_path / "nothing-here"), capsys=capsys,
+                       needles=["nothing-here", "no such folder"])
     (tmp_path / "empty").mkdir()
-    proc = run_script("htd/compare.py", str(tmp_path / "empty"))
-    one_line_error(proc, "no finished run")
+    refusal_in_process("htd/compare.py", str(tmp_path / "empty"), capsys=capsys, needles=["no finished run"])
 
 
 # --- the study as independent tasks (htd/study.py, htd/study.sbatch) ------------------------------------------
@@ -237,9 +235,8 @@ def test_study_refuses_a_study_folder_that_is_a_file_and_a_damaged_task(tmp_path
     def main(*argv):
         monkeypatch.setattr("sys.argv", ["study.py", *argv])
         code = study.main()
-        errors = [line for line in capsys.readouterr().err.splitlines() if ": error:" in line]
-        assert code == 2 and len(errors) == 1, errors
-        return errors[0]
+        err = capsys.readouterr().err
+        return the_one_error_line(code, err, (), err)
 
     blocker = tmp_path / "a-file"
     blocker.write_text("")

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from conftest import REAL_CIFAR10, one_line_error, run_script
+from conftest import REAL_CIFAR10, one_line_error, refusal_in_process, run_in_process, run_script
 from test_scripts import _check_run
 from cifar_common import cli, train
 
@@ -102,14 +102,14 @@ def test_bad_flag_values_are_refused_when_parsed(script, flags, message, capsys)
     ("resnet/ResNet_keras.py", ["--depth", "111", "--block", "bottleneck"], ["--depth 111", "9n+2"]),
     ("resnet/ResNet_keras.py", ["--lr-steps", "80:0.1", "--lr-schedule", "cosine"], ["--lr-steps", "cosine"]),
 ])
-def test_bad_input_is_one_line_and_writes_nothing(script, flags, needles, small_cifar10, tmp_path):
+def test_bad_input_is_one_line_and_writes_nothing(script, flags, needles, small_cifar10, tmp_path, capsys):
     run_dir = tmp_path / "run"
-    proc = run_script(script, *flags, "--data-dir", small_cifar10, "--epochs", "1", "--output-dir", str(run_dir),
-                      *([] if needles else ["--summary"]))
+    args = [*flags, "--data-dir", small_cifar10, "--epochs", "1", "--output-dir", str(run_dir)]
     if not needles:  # a valid size: --summary builds it and writes nothing
-        assert proc.returncode == 0, proc.stderr[-2000:]
+        code, _, err = run_in_process(script, *args, "--summary", capsys=capsys)
+        assert code == 0, err[-2000:]
     else:
-        one_line_error(proc, *needles)
+        refusal_in_process(script, *args, capsys=capsys, needles=needles)
     assert not run_dir.exists()
 
 

@@ -5,12 +5,11 @@ import dataclasses
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 
 import pytest
 
-from conftest import ROOT, one_line_error
+from conftest import ROOT, refusal_in_process
 
 sys.path.insert(0, os.path.join(ROOT, "results"))
 import rows  # noqa: E402
@@ -106,8 +105,7 @@ def test_a_variant_trains_resumes_and_is_filed_once(small_cifar10, tmp_path, mon
 @pytest.mark.parametrize("args, needle", [(["speedrun/bogus"], "unknown variant speedrun/bogus"),
                                           (["speedrun/none", "--", "--epochs", "2"], "flags after --"),
                                           (["--seeds", "-1", "speedrun/none"], "--seeds")])
-def test_bad_input_is_one_line(args, needle, tmp_path):
-    proc = subprocess.run([sys.executable, "benchmarks/regularisers.py", *args, "--runs-dir", str(tmp_path / "r")],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
-    one_line_error(proc, needle)
+def test_bad_input_is_one_line(args, needle, tmp_path, capsys):
+    refusal_in_process("benchmarks/regularisers.py", *args, "--runs-dir", str(tmp_path / "r"), capsys=capsys,
+                       needles=[needle])
     assert not (tmp_path / "r").exists()

@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from conftest import ROOT, check_ok, one_line_error, run_in_process, run_script, summary_of
+from conftest import ROOT, check_ok, refusal_in_process, run_in_process, run_script, summary_of
 
 SCRIPT = "lenet/LeNet_dp_da_wd_keras.py"
 ALL = ["--cutout", "8", "--random-erasing", "0.5", "--mixup", "1", "--label-smoothing", "0.1", "--ema", "0.9"]
@@ -56,10 +56,10 @@ def test_a_resumed_run_keeps_its_regularisers(small_cifar10, tmp_path, capsys):
     (["--mixup", "1", "--cutmix", "1"], ["--mixup and --cutmix", "choose one"]),
     (["--ema", "0.9", "--val-split", "100"], ["--ema with --val-split"]),
 ])
-def test_bad_values_are_one_line_and_write_nothing(flags, needles, tiny_cifar10, tmp_path):
+def test_bad_values_are_one_line_and_write_nothing(flags, needles, tiny_cifar10, tmp_path, capsys):
     out = tmp_path / "run"
-    proc = run_script(SCRIPT, "--data-dir", tiny_cifar10, "--epochs", "1", "--output-dir", str(out), *flags)
-    one_line_error(proc, *needles)
+    refusal_in_process(SCRIPT, "--data-dir", tiny_cifar10, "--epochs", "1", "--output-dir", str(out), *flags,
+                       capsys=capsys, needles=needles)
     assert not out.exists()
 
 

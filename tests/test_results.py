@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import ROOT, check_ok, one_line_error, run_script
+from conftest import ROOT, check_ok, one_line_error, refusal_in_process, run_script
 
 sys.path.insert(0, os.path.join(ROOT, "results"))
 import rows  # noqa: E402
@@ -368,11 +368,12 @@ def test_reproduce_stops_at_its_time_limit_keeping_the_run(small_cifar10, tmp_pa
         assert len(f.read().strip().splitlines()) >= 2  # the header and at least one epoch
 
 
-def test_reproduce_refuses_bad_input(tmp_path):
-    one_line_error(run_script(REPRODUCE, "lenet-5"), "unknown row lenet-5")
+def test_reproduce_refuses_bad_input(tmp_path, capsys):
+    refusal_in_process(REPRODUCE, "lenet-5", capsys=capsys, needles=["unknown row lenet-5"])
     # A trial with other flags is not the row's recipe: it never goes into the table's results/.
-    one_line_error(run_script(REPRODUCE, "lenet", "--", "--epochs", "2"), "--results-dir")
-    one_line_error(run_script(REPRODUCE, "--file", str(tmp_path), "--row", "lenet"), "not a finished run")
+    refusal_in_process(REPRODUCE, "lenet", "--", "--epochs", "2", capsys=capsys, needles=["--results-dir"])
+    refusal_in_process(REPRODUCE, "--file", str(tmp_path), "--row", "lenet", capsys=capsys,
+                       needles=["not a finished run"])
 
 
 def test_reproduce_reports_bad_folders_and_flags_in_one_line(tmp_path, monkeypatch, capsys):

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from conftest import (REAL_CIFAR10, ROOT, check_ok, official_pickle, one_line_error, refusal_in_process,
+from conftest import (REAL_CIFAR10, ROOT, check_ok, official_pickle, refusal_in_process,
                       run_in_process, run_script, summary_of)
 from cifar_common import train
 
@@ -226,14 +226,14 @@ def test_the_alternating_flip_refuses_digits(tiny_mnist, tmp_path, capsys):
     assert not run_dir.exists()
 
 
-def test_a_run_resumed_with_another_step_is_refused(tmp_path):
+def test_a_run_resumed_with_another_step_is_refused(tmp_path, capsys):
     folder = tmp_path / "run"
     folder.mkdir()
     summary = {"script": "step6_tta_keras", "arguments": {"epochs": 10.8}, "finished": False,
                "command": "python speedrun/step6_tta_keras.py"}
     (folder / "summary.json").write_text(json.dumps(summary))
     before = sorted(p.name for p in folder.iterdir())
-    proc = run_script(f"speedrun/{STEPS[-1]}", "--resume", str(folder))
-    one_line_error(proc, "a run of step6_tta_keras.py, not of step7_alternating_flip_keras.py")
+    refusal_in_process(f"speedrun/{STEPS[-1]}", "--resume", str(folder), capsys=capsys,
+                       needles=["a run of step6_tta_keras.py, not of step7_alternating_flip_keras.py"])
     assert sorted(p.name for p in folder.iterdir()) == before
     assert json.loads((folder / "summary.json").read_text()) == summary

@@ -15,7 +15,7 @@ import cifar_common  # noqa: F401
 import keras
 
 from cifar_common import macs, train
-from conftest import ROOT, one_line_error, run_script
+from conftest import ROOT, refusal_in_process
 from test_models import TinyData, trained_parameters
 
 sys.path.insert(0, os.path.join(ROOT, "results"))
@@ -162,8 +162,8 @@ def test_the_saved_model_loads_back_and_answers_as_the_original(script, flags, t
     ("densenet/DenseNet_zoo_keras.py", ["--growth-rate", "0"], ["--growth-rate", "0"]),
     ("vit/ViT_keras.py", ["--heads", "3"], ["--heads 3", "split evenly"]),  # refused when the model is built
 ])
-def test_bad_flag_values_are_one_line_and_write_nothing(script, flags, needles, small_cifar10, tmp_path):
+def test_bad_flag_values_are_one_line_and_write_nothing(script, flags, needles, small_cifar10, tmp_path, capsys):
     run_dir = tmp_path / "run"
-    proc = run_script(script, *flags, "--data-dir", small_cifar10, "--epochs", "1", "--output-dir", str(run_dir))
-    one_line_error(proc, *needles)
+    refusal_in_process(script, *flags, "--data-dir", small_cifar10, "--epochs", "1", "--output-dir", str(run_dir),
+                       capsys=capsys, needles=needles)
     assert not run_dir.exists()
