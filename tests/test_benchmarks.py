@@ -461,3 +461,77 @@ def test_the_zoo_table_is_that_of_the_rows_the_counts_and_the_kept_timings():
     assert minutes["zoo-pnasnet-a"] > 1.5 * minutes["zoo-alexnet"]  # "nearly twice as long"
     assert 3.5 < minutes["zoo-shufflenet-g8"] / minutes["zoo-shufflenet-g1"] < 4.5  # "four times"
     assert all(minutes[r] > 40 for r in ("zoo-densenet-121-32", "zoo-googlenet", "zoo-resnext-29-2x64d"))
+
+
+def _sgd_steps(optimizer_class, grads, momentum, lr, knots, decay, **torch_groups):
+    """The weights after ``grads`` steps of a Keras optimizer (``optimizer_class``) or, with it None, of
+    torch.optim.SGD with upstream's two groups: "kernel" at the rate, "beta" at 64 times it with a 64th of
+    the L2 term, under LambdaLR with the same piecewise-linear multiple."""
+    import numpy as np
+
+    start = [np.linspace(-1, 1, 3, dtype="float32"), np.linspace(0.5, -0.5, 2, dtype="float32")]
+    if optimizer_class is not None:
+        import keras
+
+        from cifar_common import schedules
+
+        variables = [keras.Variable(start[0], name="kernel"), keras.Variable(start[1], name="beta")]
+        optimizer = optimizer_class(schedules.PiecewiseLinear(lr, knots), momentum=momentum, nesterov=True,
+                                    weight_decay=decay / (1 - momentum), rate_multipliers={r"beta$": 64.0})
+        for step in grads:
+            optimizer.apply([keras.ops.convert_to_tensor(g, "float32") for g in step], variables)
+        return [v.numpy() for v in variables]
+    import torch
+
+    params = [torch.nn.Parameter(torch.tensor(s)) for s in start]
+    optimizer = torch.optim.SGD([dict(params=[params[0]], lr=lr, weight_decay=decay),
+                                 dict(params=[params[1]], lr=64 * lr, weight_decay=decay / 64)],
+                                momentum=momentum, nesterov=True)
+    steps, multiples = zip(*knots)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: float(np.interp(step, steps, multiples)))
+    for step in grads:
+        for p, g in zip(params, step):
+            p.grad = torch.tensor(g, dtype=torch.float32)
+        optimizer.step()
+        schedule.step()
+    return [p.detach().numpy() for p in params]
+
+
+def test_sgd_convention_pytorch_steps_as_torch_optim_sgd_with_upstreams_groups():
+    """airbench94's optimizer (two groups, Nesterov, L2 through the velocity, a rate changing every step) and
+    the tool's PyTorchSGD take the same steps; Keras's own SGD, the scripts', does not."""
+    import numpy as np
+
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import sgd_convention
+
+    from cifar_common import optimizers
+
+    rng = np.random.default_rng(0)
+    grads = [(rng.normal(size=3).astype("float32"), rng.normal(size=2).astype("float32")) for _ in range(12)]
+    setting = dict(momentum=0.85, lr=0.05, knots=((0, 0.2), (3, 1.0), (12, 0.07)), decay=0.0133)
+    upstream = _sgd_steps(None, grads, **setting)
+    ours = _sgd_steps(sgd_convention.pytorch_sgd(), grads, **setting)
+    keras_sgd = _sgd_steps(optimizers.ScaledRateSGD, grads, **setting)
+    for a, b, k in zip(ours, upstream, keras_sgd):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        assert np.abs(k - b).max() > 1e-3  # the difference the tool measures
+
+
+def test_sgd_convention_trains_a_step_with_pytorchs_sgd_and_refuses_other_scripts(small_cifar10, tmp_path, capsys):
+    import zipfile
+
+    run_dir = tmp_path / "run"
+    proc = _run("benchmarks/sgd_convention.py", "pytorch", "speedrun/step7_alternating_flip_keras.py", "--data-dir",
+                small_cifar10, "--subset", "128", "--batch-size", "64", "--epochs", "1", "--output-dir", str(run_dir))
+    check_ok(proc)
+    assert proc.stdout.strip().splitlines()[-1].startswith("Test accuracy: ")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["command"].startswith("python benchmarks/sgd_convention.py pytorch speedrun/step7_alternating")
+    with zipfile.ZipFile(run_dir / "model.keras") as z:
+        optimizer = json.loads(z.read("config.json"))["compile_config"]["optimizer"]
+    assert optimizer["registered_name"] == "benchmarks>PyTorchSGD"
+    assert optimizer["config"]["coupled_decay"] == pytest.approx(summary["arguments"]["weight_decay"] * (1 - 0.85))
+    _refused(capsys, ("benchmarks/sgd_convention.py", "pytorch", "lenet/LeNet_keras.py"),
+             "not optimizers.ScaledRateSGD")
+    _refused(capsys, ("benchmarks/sgd_convention.py", "torch", "speedrun/step7_alternating_flip_keras.py"), "torch")
