@@ -7,8 +7,9 @@ airbench94 steps with torch.optim.SGD(momentum, nesterov=True, weight_decay): Py
 gradients, b = momentum * b + g, and applies each step's rate to all of it, w -= rate_t * (g + momentum * b),
 and its L2 term is part of g, so it goes through the velocity. Keras's SGD folds each step's rate into its
 velocity, v = momentum * v - rate_t * g, and its weight decay is decoupled, outside the velocity. The scripts
-convert upstream's constants so that the two agree at a constant rate (doc/speedrun.md); the speed-run's rate
-changes at every step, and there they differ.
+convert upstream's constants so that the velocities agree at a constant rate, and the decays once the L2 term
+has built up in the velocity (doc/speedrun.md); the speed-run's rate changes at every step, and there they
+differ.
 
 "pytorch" makes the script's optimizers.ScaledRateSGD (steps 3 to 7) step as PyTorch's SGD does, from the
 script's own constants: the velocity of gradients, and an L2 term of every weight added to its gradient after
@@ -18,7 +19,8 @@ group of them). "keras" changes nothing: the same command line, for a like-for-l
 steps differ; the seed, the batches and the augmentation stay. Every other argument goes to the script, whose
 run folder, summary.json (its "command" says which SGD) and last line are as usual. An interrupted "pytorch"
 run goes on through this tool, as its message says: `python benchmarks/sgd_convention.py pytorch SCRIPT
---resume RUN_DIR` (its checkpoint holds PyTorch's velocity, which the script alone would take for Keras's).
+--resume RUN_DIR` (its checkpoint holds PyTorch's velocity). The tool refuses to resume a run with the other
+convention's optimizer; the script alone cannot tell, and would take PyTorch's velocity for Keras's.
 """
 
 import argparse
@@ -79,17 +81,39 @@ def main():
     with open(args.script) as f:
         if "optimizers.ScaledRateSGD(" not in f.read():
             p.error(f"{args.script}: its optimizer is not optimizers.ScaledRateSGD (speed-run steps 3 to 7 are)")
-    if args.convention == "pytorch":
-        from cifar_common import optimizers, train
+    started = started_with(args.arguments)
+    if started and started != args.convention:
+        p.error(f"--resume: that run was started with {started}'s SGD, whose velocity its checkpoint holds; "
+                f"resume it with {started}")
+    from cifar_common import optimizers, train
 
+    saved = optimizers.ScaledRateSGD, train.resume_command, sys.argv
+    if args.convention == "pytorch":
         optimizers.ScaledRateSGD = pytorch_sgd()
-        # An interrupted run says how it goes on: through this tool, whose optimizer its checkpoint holds (the
-        # script alone would load PyTorch's velocity into Keras's SGD without a word).
+        # An interrupted run says how it goes on: through this tool, whose optimizer its checkpoint holds.
         tool = os.path.relpath(os.path.abspath(__file__))
         train.resume_command = lambda folder: shlex.join(["python", tool, args.convention, args.script, "--resume",
                                                           folder])
     sys.argv = [args.script, *args.arguments]
-    runpy.run_path(args.script, run_name="__main__")
+    try:
+        runpy.run_path(args.script, run_name="__main__")
+    finally:  # a caller in the same process (a test) gets the collection back as it was
+        optimizers.ScaledRateSGD, train.resume_command, sys.argv = saved
+
+
+def started_with(arguments):
+    """The convention a run given to --resume was started with ("keras" for the script alone), or None
+    without --resume or a readable summary (the script then says what is wrong with the folder)."""
+    if "--resume" not in arguments[:-1]:
+        return None
+    from cifar_common import run_folder
+
+    try:
+        command = shlex.split(run_folder.read_summary(arguments[arguments.index("--resume") + 1])["command"])
+    except (run_folder.OutputError, KeyError, TypeError, ValueError):
+        return None
+    through_tool = len(command) > 2 and os.path.basename(command[1]) == os.path.basename(__file__)
+    return command[2] if through_tool else "keras"
 
 
 if __name__ == "__main__":

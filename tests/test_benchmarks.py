@@ -531,7 +531,17 @@ def test_sgd_convention_trains_a_step_with_pytorchs_sgd_and_refuses_other_script
     with zipfile.ZipFile(run_dir / "model.keras") as z:
         optimizer = json.loads(z.read("config.json"))["compile_config"]["optimizer"]
     assert optimizer["registered_name"] == "benchmarks>PyTorchSGD"
-    assert optimizer["config"]["coupled_decay"] == pytest.approx(summary["arguments"]["weight_decay"] * (1 - 0.85))
+    # The script's decoupled decay converted back to upstream's L2 term, wd / lr in a mean loss's units.
+    assert optimizer["config"]["coupled_decay"] == pytest.approx(0.0153 / 11.5)
+    # A run resumes with the optimizer whose velocity its checkpoint holds, and no other.
+    step7 = "speedrun/step7_alternating_flip_keras.py"
+    _refused(capsys, ("benchmarks/sgd_convention.py", "keras", step7, "--resume", str(run_dir)),
+             "started with pytorch's SGD")
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "summary.json").write_text(json.dumps({"command": f"python {step7} --seed 0", "finished": False}))
+    _refused(capsys, ("benchmarks/sgd_convention.py", "pytorch", step7, "--resume", str(plain)),
+             "started with keras's SGD")
     _refused(capsys, ("benchmarks/sgd_convention.py", "pytorch", "lenet/LeNet_keras.py"),
              "not optimizers.ScaledRateSGD")
     _refused(capsys, ("benchmarks/sgd_convention.py", "torch", "speedrun/step7_alternating_flip_keras.py"), "torch")
