@@ -43,7 +43,7 @@ def pytorch_sgd():
     class PyTorchSGD(optimizers.ScaledRateSGD):
         def __init__(self, learning_rate=0.01, weight_decay=None, momentum=0.0, coupled_decay=None, **kwargs):
             super().__init__(learning_rate=learning_rate, momentum=momentum, **kwargs)  # no decoupled decay
-            # The script's decoupled decay, converted back to upstream's L2 term: they agree at a constant rate.
+            # The script's decoupled decay, converted back to upstream's L2 term (see the docstring above).
             self.coupled_decay = (float(coupled_decay) if coupled_decay is not None
                                   else (weight_decay or 0.0) * (1 - momentum))
 

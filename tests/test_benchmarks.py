@@ -463,7 +463,7 @@ def test_the_zoo_table_is_that_of_the_rows_the_counts_and_the_kept_timings():
     assert all(minutes[r] > 40 for r in ("zoo-densenet-121-32", "zoo-googlenet", "zoo-resnext-29-2x64d"))
 
 
-def _sgd_steps(optimizer_class, grads, momentum, lr, knots, decay, **torch_groups):
+def _sgd_steps(optimizer_class, grads, momentum, lr, knots, decay):
     """The weights after ``grads`` steps of a Keras optimizer (``optimizer_class``) or, with it None, of
     torch.optim.SGD with upstream's two groups: "kernel" at the rate, "beta" at 64 times it with a 64th of
     the L2 term, under LambdaLR with the same piecewise-linear multiple."""
